@@ -1,0 +1,1 @@
+"""Customer-health warehouse pipeline: Dagster code, loaders and the sample-data generator."""

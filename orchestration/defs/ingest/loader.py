@@ -1,0 +1,551 @@
+"""Loading landing files into the raw layer under the landing contract.
+
+For each new or changed file of an entity: read it, type and check every row
+in SQL, and in one transaction replace what that file loaded before with its
+good rows (`raw.<entity>`), its bad rows (`raw.<entity>__quarantine`, with
+reasons) and an audit row (`raw._load_audit`). Counts always reconcile per
+file: rows_read = rows_loaded + rows_quarantined + rows_duplicate.
+
+Quarantined rows whose only problems depend on time or on other data (an
+account that had not arrived yet, a date after the as-of time) are checked
+again on every load and move to the raw table once they pass.
+
+No Dagster here: the assets call `load_entity`, and tests call it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from orchestration.contract import LINEAGE_COLUMNS, Column, Entity
+from orchestration.landing import (
+    LandingFile,
+    LandingFileError,
+    discover_files,
+    read_error_message,
+    reader_sql,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+AUDIT_TABLE = "raw._load_audit"
+RECHECKED_CODES = ("orphan_account", "future_timestamp")
+"""Reason codes that can stop applying later; rows with only these are re-checked."""
+
+
+@dataclass
+class FileLoad:
+    source_file: str
+    status: str  # loaded | unchanged | deferred | failed
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    error: str | None = None
+
+
+@dataclass
+class EntityLoad:
+    entity: str
+    load_id: str
+    files: list[FileLoad] = field(default_factory=list)
+    rows_readmitted: int = 0
+
+    def _total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+    @property
+    def rows_read(self) -> int:
+        return self._total("rows_read")
+
+    @property
+    def rows_loaded(self) -> int:
+        return self._total("rows_loaded") + self.rows_readmitted
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self._total("rows_quarantined") - self.rows_readmitted
+
+    @property
+    def rows_duplicate(self) -> int:
+        return self._total("rows_duplicate")
+
+    @property
+    def failed(self) -> list[FileLoad]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+
+def quarantine_table(entity: Entity) -> str:
+    return f"raw.{entity.name}__quarantine"
+
+
+def raw_table(entity: Entity) -> str:
+    return f"raw.{entity.name}"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    """Create the raw, quarantine and audit tables if missing.
+
+    Absent entities still get their (empty) raw table, so the models downstream
+    always find their sources and score missing data as missing.
+    """
+    con.execute("create schema if not exists raw")
+    lineage = ", ".join(f"{name} {dtype}" for name, dtype in LINEAGE_COLUMNS.items())
+    typed = ", ".join(f"{c.name} {c.raw_type}" for c in entity.columns)
+    texts = ", ".join(f"{c.name} VARCHAR" for c in entity.columns)
+    con.execute(f"create table if not exists {raw_table(entity)} ({typed}, {lineage})")
+    con.execute(
+        f"create table if not exists {quarantine_table(entity)} ({texts}, {lineage},"
+        " _reason_codes VARCHAR, _reasons VARCHAR)"
+    )
+    con.execute(
+        f"""
+        create table if not exists {AUDIT_TABLE} (
+            load_id VARCHAR, entity VARCHAR, source_file VARCHAR, status VARCHAR,
+            file_size BIGINT, file_mtime DOUBLE, file_sha256 VARCHAR,
+            rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, rows_duplicate BIGINT,
+            error VARCHAR, as_of_time TIMESTAMP, loaded_at TIMESTAMP
+        )
+        """
+    )
+
+
+# --- typing and checking rows ----------------------------------------------------------
+
+
+def _typed_sql(col: Column, default_currency: str) -> str:
+    text = f"s_{col.name}"
+    if col.default is not None:
+        literal = col.default.format(default_currency=default_currency)
+        text = f"coalesce(s_{col.name}, '{literal}')"
+    if col.kind == "number":
+        return f"try_cast({text} as double)"
+    if col.kind == "timestamp":
+        return f"timezone('UTC', try_cast({text} as timestamptz))"
+    if col.kind == "enum":
+        return f"lower({text})"
+    return text
+
+
+def _column_checks(col: Column, future_limit: str) -> Iterator[tuple[str, str, str]]:
+    """(reason code, violated condition, message) for one column's rules."""
+    s, t, name = f"s_{col.name}", f"t_{col.name}", col.name
+    shown = f"'''' || {s} || ''''"
+    if col.required:
+        yield "missing_value", f"{s} is null", f"'{name}: required value is empty'"
+    if col.kind == "number":
+        yield (
+            "bad_number",
+            f"{s} is not null and ({t} is null or not isfinite({t}))",
+            f"'{name}: ' || {shown} || ' is not a finite number'",
+        )
+        if col.min_value is not None:
+            yield (
+                "out_of_range",
+                f"{t} < {col.min_value}",
+                f"'{name}: ' || {shown} || ' is below {col.min_value:g}'",
+            )
+        if col.max_value is not None:
+            yield (
+                "out_of_range",
+                f"{t} > {col.max_value}",
+                f"'{name}: ' || {shown} || ' is above {col.max_value:g}'",
+            )
+    elif col.kind == "timestamp":
+        yield (
+            "unparseable_timestamp",
+            f"{s} is not null and {t} is null",
+            f"'{name}: ' || {shown} || ' is not an ISO-8601 timestamp'",
+        )
+        yield (
+            "future_timestamp",
+            f"{t} > {future_limit}",
+            f"'{name}: ' || {shown} || ' is after the as-of time plus one day'",
+        )
+    elif col.kind == "enum":
+        accepted = ", ".join(f"'{v}'" for v in col.values)
+        yield (
+            "invalid_value",
+            f"{s} is not null and {t} not in ({accepted})",
+            f"'{name}: ' || {shown} || ' is not one of {'/'.join(col.values)}'",
+        )
+
+
+def _build_checked_batch(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    source_sql: str,
+    present: set[str],
+    *,
+    as_of_time: datetime,
+    default_currency: str,
+) -> None:
+    """Create temp table `_checked` from a batch relation, with typed values and reasons.
+
+    `source_sql` yields the landing columns (any names) plus `__file`, `__row` and `__extra`.
+    """
+    future_limit = f"timestamp '{(as_of_time + timedelta(days=1)).isoformat(sep=' ')}'"
+    texts = []
+    for col in entity.columns:
+        if col.name in present:
+            texts.append(f"nullif(trim(cast({_ident(col.name)} as varchar)), '') as s_{col.name}")
+        else:
+            texts.append(f"cast(null as varchar) as s_{col.name}")
+    typed = [f"{_typed_sql(c, default_currency)} as t_{c.name}" for c in entity.columns]
+    checks = [chk for col in entity.columns for chk in _column_checks(col, future_limit)]
+    checks += [(r.code, r.violated_sql, r.message_sql) for r in entity.row_rules]
+    if entity.is_fact:
+        checks.append(
+            (
+                "orphan_account",
+                (
+                    "t_account_id is not null and not exists "
+                    "(select 1 from raw.accounts a where a.account_id = t_account_id)"
+                ),
+                "'account_id: ' || t_account_id || ' matches no account'",
+            )
+        )
+    codes = ", ".join(f"case when {cond} then '{code}' end" for code, cond, _ in checks)
+    reasons = ", ".join(f"case when {cond} then {msg} end" for _, cond, msg in checks)
+    order = f"t_{entity.version_column} desc nulls last, " if entity.version_column else ""
+    con.execute(
+        f"""
+        create or replace temp table _checked as
+        with texts as (
+            select __file, __row, __extra, {", ".join(texts)} from ({source_sql})
+        ),
+        typed as (select *, {", ".join(typed)} from texts),
+        reasoned as (
+            select *,
+                nullif(concat_ws(',', {codes}), '') as reason_codes,
+                nullif(concat_ws('; ', {reasons}), '') as reasons
+            from typed
+        )
+        select *,
+            case when reason_codes is null then row_number() over (
+                partition by reason_codes is null, t_{entity.primary_key}
+                order by {order}__row desc
+            ) end as key_rank
+        from reasoned
+        """
+    )
+
+
+def _write_checked_batch(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    *,
+    load_id: str,
+    loaded_at: datetime,
+) -> tuple[int, int, int]:
+    """Insert `_checked` into raw and quarantine tables; return (loaded, quarantined, dups)."""
+    typed = ", ".join(f"t_{c.name}" for c in entity.columns)
+    texts = ", ".join(f"s_{c.name}" for c in entity.columns)
+    lineage = f"__extra, __file, __row, '{load_id}', timestamp '{loaded_at}'"
+    con.execute(
+        f"insert into {raw_table(entity)} select {typed}, {lineage} from _checked"
+        " where reason_codes is null and key_rank = 1"
+    )
+    con.execute(
+        f"""
+        insert into {quarantine_table(entity)}
+        select {texts}, {lineage},
+            coalesce(reason_codes, 'duplicate_key'),
+            coalesce(reasons, '{entity.primary_key}: ' || t_{entity.primary_key}
+                     || ' appears again in this file; a later or newer row was kept')
+        from _checked where reason_codes is not null or key_rank > 1
+        """
+    )
+    row = con.execute(
+        """
+        select count(*) filter (where reason_codes is null and key_rank = 1),
+               count(*) filter (where reason_codes is not null),
+               count(*) filter (where key_rank > 1)
+        from _checked
+        """
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+def _file_columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    rows = con.execute(f"describe select * from {relation}").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: LandingFile
+) -> set[str]:
+    """Read a file into temp table `_landing`; return the contract columns it has."""
+    if landing_file.size == 0:
+        raise LandingFileError(
+            landing_file.rel_path, "the file is empty.", "Drop a file with a header and rows."
+        )
+    try:
+        relation = reader_sql(landing_file.path, landing_file.rel_path)
+        columns = _file_columns(con, relation)
+    except duckdb.Error as exc:
+        raise LandingFileError(
+            landing_file.rel_path,
+            f"the file cannot be read: {read_error_message(exc)}",
+            "Check that it is a complete, UTF-8 file of its type and drop it again.",
+        ) from exc
+    names = {name.strip().lower(): name for name in columns}
+    missing = [c for c in entity.required_columns if c not in names]
+    if missing:
+        raise LandingFileError(
+            landing_file.rel_path,
+            f"required column missing (an {entity.name} file needs "
+            f"{', '.join(entity.required_columns)}).",
+            "Add the column to the file and drop it again; nothing of this file was loaded.",
+            column=missing[0],
+        )
+    selects = []
+    for key, original in names.items():
+        value = _ident(original)
+        # JSON readers give mixed-type columns as JSON: take the scalar text, unquoted.
+        expr = f"{value} ->> '$'" if columns[original] == "JSON" else f"cast({value} as varchar)"
+        selects.append(f"{expr} as {_ident(key)}")
+    extras = [k for k in names if k not in entity.column_names]
+    extra_sql = (
+        "to_json(struct_pack(" + ", ".join(f"{_ident(k)} := {_ident(k)}" for k in extras) + "))"
+        if extras
+        else "cast(null as varchar)"
+    )
+    try:
+        con.execute(
+            f"""
+            create or replace temp table _landing as
+            with typed as (select {", ".join(selects)} from {relation})
+            select *, cast({extra_sql} as varchar) as __extra from typed
+            """
+        )
+    except duckdb.Error as exc:
+        raise LandingFileError(
+            landing_file.rel_path,
+            f"the file cannot be read: {read_error_message(exc)}",
+            "Check that it is a complete, UTF-8 file of its type and drop it again.",
+        ) from exc
+    return {c for c in entity.column_names if c in names}
+
+
+def _last_loaded(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, tuple]:
+    rows = con.execute(
+        f"""
+        select source_file, file_size, file_mtime, file_sha256
+        from {AUDIT_TABLE}
+        where entity = ? and status = 'loaded'
+        qualify row_number() over (partition by source_file order by loaded_at desc) = 1
+        """,
+        [entity.name],
+    ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _audit(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    load_id: str,
+    result: FileLoad,
+    landing_file: LandingFile | None,
+    sha256: str | None,
+    as_of_time: datetime,
+    loaded_at: datetime,
+) -> None:
+    con.execute(
+        f"insert into {AUDIT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            load_id,
+            entity.name,
+            result.source_file,
+            result.status,
+            landing_file.size if landing_file else None,
+            landing_file.mtime if landing_file else None,
+            sha256,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.rows_duplicate,
+            result.error,
+            as_of_time,
+            loaded_at,
+        ],
+    )
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    landing_file: LandingFile,
+    sha256: str,
+    *,
+    load_id: str,
+    as_of_time: datetime,
+    default_currency: str,
+) -> FileLoad:
+    loaded_at = utc_now()
+    result = FileLoad(landing_file.rel_path, "loaded")
+    try:
+        present = _stage_file(con, entity, landing_file)
+    except LandingFileError as exc:
+        result.status, result.error = "failed", str(exc)
+        _audit(con, entity, load_id, result, landing_file, sha256, as_of_time, loaded_at)
+        return result
+    file_sql = "'" + landing_file.rel_path.replace("'", "''") + "'"
+    source = f"select *, {file_sql} as __file, rowid + 1 as __row from _landing"
+    _build_checked_batch(
+        con, entity, source, present, as_of_time=as_of_time, default_currency=default_currency
+    )
+    con.execute("begin transaction")
+    try:
+        # A changed file replaces everything its previous version loaded.
+        for table in (raw_table(entity), quarantine_table(entity)):
+            con.execute(f"delete from {table} where _source_file = ?", [landing_file.rel_path])
+        loaded, quarantined, duplicates = _write_checked_batch(
+            con, entity, load_id=load_id, loaded_at=loaded_at
+        )
+        result.rows_loaded, result.rows_quarantined, result.rows_duplicate = (
+            loaded,
+            quarantined,
+            duplicates,
+        )
+        result.rows_read = loaded + quarantined + duplicates
+        _audit(con, entity, load_id, result, landing_file, sha256, as_of_time, loaded_at)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result
+
+
+def readmit_quarantined(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    *,
+    load_id: str,
+    as_of_time: datetime,
+    default_currency: str,
+) -> int:
+    """Move quarantined rows whose time- or reference-dependent problems are gone.
+
+    Only rows quarantined for nothing but RECHECKED_CODES are checked again, with
+    every rule; they keep their original file and row. Returns the rows moved.
+    """
+    table = quarantine_table(entity)
+    only_rechecked = f"list_has_all({list(RECHECKED_CODES)}, string_split(_reason_codes, ','))"
+    source = f"""
+        select *, _source_row as __row, _extra as __extra, _source_file as __file
+        from {table} where {only_rechecked}
+    """
+    _build_checked_batch(
+        con,
+        entity,
+        source,
+        set(entity.column_names),
+        as_of_time=as_of_time,
+        default_currency=default_currency,
+    )
+    counts = con.execute(
+        "select __file, count(*) from _checked where reason_codes is null and key_rank = 1"
+        " group by __file order by __file"
+    ).fetchall()
+    if not counts:
+        return 0
+    loaded_at = utc_now()
+    typed = ", ".join(f"t_{c.name}" for c in entity.columns)
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"insert into {raw_table(entity)} select {typed}, __extra, __file, __row,"
+            f" '{load_id}', timestamp '{loaded_at}'"
+            " from _checked where reason_codes is null and key_rank = 1"
+        )
+        con.execute(
+            f"""
+            delete from {table} q using _checked c
+            where c.reason_codes is null and c.key_rank = 1
+              and q._source_file = c.__file and q._source_row = c.__row
+            """
+        )
+        for source_file, moved in counts:
+            moved_result = FileLoad(
+                source_file, "readmitted", rows_loaded=moved, rows_quarantined=-moved
+            )
+            _audit(con, entity, load_id, moved_result, None, None, as_of_time, loaded_at)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return sum(int(n) for _, n in counts)
+
+
+def load_entity(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    landing_dir: Path,
+    *,
+    load_id: str,
+    as_of_time: datetime,
+    default_currency: str = "USD",
+) -> EntityLoad:
+    """Load every new or changed landing file of an entity; see the module docstring.
+
+    `as_of_time` is the end of the run's last day (naive UTC): rows dated more than a
+    day after it are quarantined, and files whose name carries a later date wait.
+    """
+    con.execute("set TimeZone = 'UTC'")
+    ensure_raw_tables(con, entity)
+    result = EntityLoad(entity.name, load_id)
+    result.rows_readmitted = readmit_quarantined(
+        con, entity, load_id=load_id, as_of_time=as_of_time, default_currency=default_currency
+    )
+    previous = _last_loaded(con, entity)
+    for landing_file in discover_files(landing_dir, entity):
+        name_date = landing_file.name_date
+        if name_date is not None and name_date > as_of_time.date():
+            result.files.append(FileLoad(landing_file.rel_path, "deferred"))
+            continue
+        before = previous.get(landing_file.rel_path)
+        if before and before[0] == landing_file.size and before[1] == landing_file.mtime:
+            result.files.append(FileLoad(landing_file.rel_path, "unchanged"))
+            continue
+        sha256 = landing_file.sha256()
+        if before and before[2] == sha256:
+            result.files.append(FileLoad(landing_file.rel_path, "unchanged"))
+            continue
+        file_load = _load_file(
+            con,
+            entity,
+            landing_file,
+            sha256,
+            load_id=load_id,
+            as_of_time=as_of_time,
+            default_currency=default_currency,
+        )
+        log.info(
+            "%s: %s (%d loaded, %d quarantined, %d duplicate)",
+            landing_file.rel_path,
+            file_load.status,
+            file_load.rows_loaded,
+            file_load.rows_quarantined,
+            file_load.rows_duplicate,
+        )
+        result.files.append(file_load)
+    return result

@@ -1,0 +1,194 @@
+"""Finding and reading landing files (the landing contract's layout and formats).
+
+Pure functions over a DuckDB connection: no Dagster here, so the loaders and the
+command line share them and tests call them directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from orchestration.contract import ENTITIES, FILE_SUFFIXES, Entity
+
+_NAME_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+class LandingFileError(Exception):
+    """A landing file that cannot be loaded at all (the whole file is refused)."""
+
+    def __init__(self, source_file: str, problem: str, fix: str, column: str | None = None):
+        self.source_file = source_file
+        self.column = column
+        self.problem = problem
+        self.fix = fix
+        where = f"{source_file}, column '{column}'" if column else source_file
+        super().__init__(f"{where}: {problem} {fix}")
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    entity: str
+    path: Path
+    rel_path: str
+    """Path relative to the landing folder, with forward slashes: the file's identity."""
+    size: int
+    mtime: float
+
+    @property
+    def name_date(self) -> date | None:
+        """The date a file name carries, if any (used to defer future files only)."""
+        match = _NAME_DATE.search(self.path.name)
+        if not match:
+            return None
+        try:
+            return date.fromisoformat(match.group(1))
+        except ValueError:
+            return None
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        with self.path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+def has_supported_suffix(path: Path) -> bool:
+    return path.name.lower().endswith(FILE_SUFFIXES)
+
+
+def discover_files(landing_dir: Path, entity: Entity) -> list[LandingFile]:
+    """Every landing file of an entity, in a stable order (by relative path)."""
+    folder = landing_dir / entity.name
+    if not folder.is_dir():
+        return []
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and has_supported_suffix(p)):
+        stat = path.stat()
+        files.append(
+            LandingFile(
+                entity=entity.name,
+                path=path,
+                rel_path=path.relative_to(landing_dir).as_posix(),
+                size=stat.st_size,
+                mtime=stat.st_mtime,
+            )
+        )
+    return files
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def csv_header(path: Path, rel_path: str) -> list[str]:
+    """The header row of a CSV landing file, checked for the problems a reader would hide."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(
+            rel_path,
+            f"the header is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            "Export the file as UTF-8 and drop it again.",
+        ) from exc
+    except (OSError, EOFError, csv.Error) as exc:
+        raise LandingFileError(
+            rel_path, f"the file cannot be read ({exc}).", "Check that it is a complete CSV file."
+        ) from exc
+    if not header or all(not name.strip() for name in header):
+        raise LandingFileError(
+            rel_path, "the file is empty (no header row).", "Drop a file with a header row."
+        )
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise LandingFileError(
+                rel_path, "the header names this column twice.", "Rename one of them.", column=name
+            )
+        seen.add(name)
+    return header
+
+
+def reader_sql(path: Path, rel_path: str = "") -> str:
+    """A DuckDB table expression reading one landing file as it is."""
+    name = path.name.lower()
+    quoted = _sql_string(str(path))
+    if name.endswith((".csv", ".csv.gz")):
+        # The header is read here, not sniffed: a sniffer can take a ragged row for the
+        # header. Every column is text: types are checked per row by the loader.
+        header = csv_header(path, rel_path or str(path))
+        columns = ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in header)
+        return (
+            f"read_csv({quoted}, header = true, auto_detect = false, columns = {{{columns}}},"
+            " delim = ',', quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')"
+        )
+    if name.endswith(".parquet"):
+        return f"read_parquet({quoted})"
+    if name.endswith(".jsonl"):
+        return f"read_json({quoted}, format = 'newline_delimited', sample_size = -1)"
+    raise ValueError(f"unsupported landing file type: {path}")
+
+
+def read_error_message(exc: duckdb.Error) -> str:
+    """The first line of a DuckDB reader error, which names the problem."""
+    return str(exc).strip().splitlines()[0]
+
+
+def event_date_range(
+    con: duckdb.DuckDBPyConnection, landing_dir: Path, not_after: datetime
+) -> tuple[date | None, date | None]:
+    """Earliest and latest event date in the landing folder.
+
+    The latest date is the default as-of date; the earliest date of activity
+    (usage, billing, surveys, support) is where scoring history starts, or the
+    earliest account creation when there is no activity data at all. Rows dated
+    after `not_after` are future-dated (they will be quarantined) and ignored
+    here; files that cannot be read are skipped (the loader reports them).
+    """
+    earliest: dict[str, date] = {}
+    latest: date | None = None
+    for entity in ENTITIES.values():
+        for landing_file in discover_files(landing_dir, entity):
+            try:
+                row = con.execute(
+                    f"""
+                    with parsed as (
+                        select timezone('UTC', try_cast(cast("{entity.event_time}" as varchar)
+                                                        as timestamptz)) as ts
+                        from {reader_sql(landing_file.path, landing_file.rel_path)}
+                    )
+                    select min(ts)::date, max(ts)::date from parsed where ts <= ?
+                    """,
+                    [not_after],
+                ).fetchone()
+            except (duckdb.Error, LandingFileError):
+                continue
+            if row is None or row[0] is None:
+                continue
+            lo, hi = row
+            earliest[entity.name] = min(earliest.get(entity.name, lo), lo)
+            latest = hi if latest is None else max(latest, hi)
+    activity = [d for name, d in earliest.items() if name not in ("accounts", "subscriptions")]
+    fallback = earliest.get("accounts") or earliest.get("subscriptions")
+    start = min(activity) if activity else fallback
+    return start, latest
+
+
+def end_of_day(day: date) -> datetime:
+    """The exclusive end of a day, as a naive UTC timestamp."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time())
+
+
+def utc_now() -> datetime:
+    """Now as a naive UTC timestamp, to the second (how the raw layer stores times)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
