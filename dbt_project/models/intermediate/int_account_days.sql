@@ -1,0 +1,34 @@
+{{ config(materialized='view') }}
+
+{#- The spine: one row per account per day, from the account's creation (or the data
+    start) to the as-of date. A view: consumers filter it to the days they need. -#}
+with accounts as (
+    select * from {{ ref('stg_raw__accounts') }}
+),
+
+calendar_days as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+scorecards as (
+    select distinct scorecard from {{ ref('scoring_weights') }}
+),
+
+final as (
+    select
+        accounts.account_id,
+        calendar_days.calendar_date as as_of_date,
+        accounts.segment,
+        coalesce(scorecards.scorecard, 'default') as scorecard,
+        accounts.created_date,
+        accounts.churned_date,
+        coalesce(accounts.churned_date <= calendar_days.calendar_date, false) as is_churned,
+        {{ days_between('accounts.created_date', 'calendar_days.calendar_date') }} as tenure_days
+    from accounts
+    inner join calendar_days
+        on calendar_days.calendar_date >= accounts.created_date
+    left join scorecards
+        on scorecards.scorecard = accounts.segment
+)
+
+select * from final
