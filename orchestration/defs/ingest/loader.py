@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import LINEAGE_COLUMNS, Column, Entity
+from orchestration.contract import ENTITIES, LINEAGE_COLUMNS, Column, Entity
 from orchestration.landing import (
     LandingFile,
     LandingFileError,
@@ -549,3 +549,21 @@ def load_entity(
         )
         result.files.append(file_load)
     return result
+
+
+def raw_layer_counts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int, int]]:
+    """Rows the raw layer holds now per entity: (loaded, quarantined, duplicates)."""
+    counts: dict[str, tuple[int, int, int]] = {}
+    for entity in ENTITIES.values():
+        try:
+            loaded = con.execute(f"select count(*) from {raw_table(entity)}").fetchone()
+            bad = con.execute(
+                "select count(*) filter (where _reason_codes <> 'duplicate_key'),"
+                " count(*) filter (where _reason_codes = 'duplicate_key')"
+                f" from {quarantine_table(entity)}"
+            ).fetchone()
+        except duckdb.CatalogException:
+            continue
+        assert loaded is not None and bad is not None
+        counts[entity.name] = (int(loaded[0]), int(bad[0]), int(bad[1]))
+    return counts

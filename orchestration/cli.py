@@ -1,0 +1,226 @@
+"""Command line: run the whole pipeline in one Dagster run, in process.
+
+    python -m orchestration.cli run [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--generate-if-empty]
+
+`make run` calls this. Runs are recorded in the Dagster instance under
+$HEALTH_DATA_DIR/dagster, so they show in the UI (`make dev`). Exit status 0
+when every step and blocking check passed and the serving file was published,
+1 when the run failed (the previous serving file is left as it was), 2 for
+bad arguments or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from orchestration.defs.ingest.loader import raw_layer_counts
+from orchestration.landing import event_date_range, utc_now
+from orchestration.settings import Settings
+
+DAGSTER_YAML = """\
+# Written by orchestration.cli when missing. One writer at a time on the DuckDB warehouse.
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    start: date
+    end: date
+
+
+def stage(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def landing_is_empty(landing_dir: Path) -> bool:
+    return not landing_dir.exists() or not any(p.is_file() for p in landing_dir.rglob("*"))
+
+
+def resolve_window(settings: Settings, start: date | None, end: date | None) -> RunWindow:
+    """The days to run: given, else from the data start to HEALTH_AS_OF or the latest date."""
+    if start is None or end is None:
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        not_after = utc_now() + timedelta(days=1)
+        first, last = event_date_range(con, settings.landing_dir, not_after)
+        con.close()
+        if last is None or first is None:
+            raise SystemExit(
+                f"error: no readable dated rows under {settings.landing_dir}. Put landing files "
+                "there (docs/landing-contract.md) or unset HEALTH_LANDING_DIR for sample data."
+            )
+        end = end or settings.as_of or last
+        start = start or first
+    start = max(start, settings.partitions_start)
+    if start > end:
+        raise SystemExit(f"error: the run would start ({start}) after it ends ({end}).")
+    return RunWindow(start, end)
+
+
+def run_pipeline(settings: Settings, window: RunWindow) -> bool:
+    """Materialize the whole graph for the window as one run; True when it succeeded."""
+    from dagster import DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from orchestration.defs.dbt.project import prepare_manifest
+
+    stage("Parsing the dbt project")
+    prepare_manifest()
+    from orchestration.definitions import defs
+
+    ensure_dagster_home(settings)
+    stage(f"Running ingest -> dbt build -> checks -> publish for {window.start} .. {window.end}")
+    job = defs.resolve_job_def("health_pipeline")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: window.start.isoformat(),
+                ASSET_PARTITION_RANGE_END_TAG: window.end.isoformat(),
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=False,
+        )
+        report_failures(result)
+        return result.success
+
+
+def report_failures(result: object) -> None:
+    """Name each failed step and each failed check with its evidence."""
+    from dagster import DagsterEventType
+
+    for event in result.all_events:  # type: ignore[attr-defined]
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            print(f"FAILED step {event.step_key}: {message}", file=sys.stderr)
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                evidence = evaluation.metadata.get("failed_expectations")
+                shown = evidence.value if evidence is not None else ""
+                print(
+                    f"FAILED check {evaluation.asset_check_key.to_user_string()}: {shown}",
+                    file=sys.stderr,
+                )
+
+
+def print_summary(settings: Settings) -> None:
+    """What the run produced: the figures a person checks first."""
+    con = duckdb.connect(str(settings.serving_path), read_only=True)
+    accounts, days, rows, first_day, last_day = con.execute(
+        "select count(distinct account_id), count(distinct as_of_date), count(*),"
+        " min(as_of_date), max(as_of_date) from fct_customer_health_daily"
+    ).fetchone()
+    bands = con.execute(
+        "select health_band, count(*) from fct_customer_health_daily"
+        " where as_of_date = (select max(as_of_date) from fct_customer_health_daily)"
+        " group by health_band order by health_band"
+    ).fetchall()
+    con.close()
+    wh = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    held = raw_layer_counts(wh)
+    wh.close()
+    loaded = sum(n for n, _, _ in held.values())
+    quarantined = sum(q for _, q, _ in held.values())
+    duplicates = sum(d for _, _, d in held.values())
+    print()
+    print("Customer health run summary")
+    print(f"  accounts scored      {accounts}")
+    print(f"  days scored          {days} ({first_day} .. {last_day})")
+    print(f"  fact rows            {rows}")
+    print(f"  raw rows loaded      {loaded}")
+    print(f"  rows quarantined     {quarantined} (+{duplicates} duplicates) in raw.*__quarantine")
+    print(f"  accounts per band on {last_day}:")
+    for band, count in bands:
+        print(f"    {band:<18} {count}")
+    print(f"  serving file         {settings.serving_path}")
+    print(f"  warehouse            {settings.warehouse_path}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if landing_is_empty(settings.landing_dir):
+        if not args.generate_if_empty:
+            print(f"error: {settings.landing_dir} holds no landing files.", file=sys.stderr)
+            return 2
+        from orchestration.sample_data.generator import generate
+
+        end = utc_now().date() - timedelta(days=1)
+        stage(f"No landing files: generating sample data into {settings.landing_dir}")
+        generate(
+            settings.landing_dir,
+            accounts=args.sample_accounts,
+            start=end - timedelta(days=args.sample_days - 1),
+            end=end,
+            seed=42,
+            bad_rate=0.002,
+        )
+    stage(f"Scanning {settings.landing_dir} for the dates to score")
+    window = resolve_window(settings, args.start, args.end)
+    ok = run_pipeline(settings, window)
+    if not ok:
+        print(
+            f"\nRun FAILED: nothing was published; {settings.serving_path} is unchanged.",
+            file=sys.stderr,
+        )
+        return 1
+    print_summary(settings)
+    return 0
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run ingest, dbt build, checks and publish as one run")
+    run.add_argument("--from", dest="start", type=_date, help="first day (default: data start)")
+    run.add_argument("--to", dest="end", type=_date, help="last day (default: HEALTH_AS_OF)")
+    run.add_argument(
+        "--generate-if-empty",
+        action="store_true",
+        help="generate sample data when the landing folder is empty",
+    )
+    run.add_argument("--sample-accounts", type=int, default=300)
+    run.add_argument("--sample-days", type=int, default=120)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_run(args)
+    except ValueError as exc:  # settings errors name the variable and the fix
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

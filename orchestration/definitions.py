@@ -1,0 +1,30 @@
+"""Assembles the project's Dagster definitions; each integration lives in `defs/`."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.dbt.assets import health_dbt_models
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.ingest.assets import ingest_assets
+from orchestration.defs.publish.assets import serving_health_duckdb
+from orchestration.defs.warehouse import DAILY, WarehouseResource
+
+health_pipeline = dg.define_asset_job(
+    "health_pipeline",
+    selection=dg.AssetSelection.all(),
+    partitions_def=DAILY,
+    description="Ingest every landing entity, dbt build, check, and publish the serving file.",
+)
+
+defs = dg.Definitions(
+    assets=[*ingest_assets, health_dbt_models, serving_health_duckdb],
+    jobs=[health_pipeline],
+    resources={
+        "warehouse": WarehouseResource(),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+    },
+    # One writer at a time: the warehouse is a single DuckDB file.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,65 @@
+"""Write-audit-publish of the serving file.
+
+The marts are copied into a new DuckDB file beside the serving file, which is
+then renamed over it in one atomic step. Readers see the old file or the new
+one, never a half-written one; a run that fails before this leaves the old file
+as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.landing import utc_now
+
+PUBLISHED_SCHEMAS = ("marts",)
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    tables: dict[str, int]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Published:
+    """Copy every table of the published schemas into a new serving file, then swap it in."""
+    serving.parent.mkdir(parents=True, exist_ok=True)
+    staging = serving.with_name(f".{serving.name}.{run_id}.tmp")
+    staging.unlink(missing_ok=True)
+    tables: dict[str, int] = {}
+    con = duckdb.connect(str(staging))
+    try:
+        con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+        names = con.execute(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_catalog = 'warehouse' and table_schema in"
+            f" ({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by table_name"
+        ).fetchall()
+        for schema, name in names:
+            con.execute(f'create table main."{name}" as select * from warehouse.{schema}."{name}"')
+            row = con.execute(f'select count(*) from main."{name}"').fetchone()
+            tables[name] = int(row[0]) if row else 0
+        con.execute(
+            "create table main.publish_log as select ? as run_id, ? as published_at, ? as tables",
+            [run_id, utc_now(), ",".join(sorted(tables))],
+        )
+        con.execute("detach warehouse")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    _fsync(staging)
+    os.replace(staging, serving)
+    _fsync(serving.parent)
+    return Published(path=serving, tables=tables)

@@ -1,0 +1,93 @@
+"""Great Expectations suites, hand-written in `expectations/`, run on pandas batches.
+
+GX's SQL datasource on DuckDB is broken upstream, so batches are fetched from
+DuckDB into pandas and validated there. GX is imported only when a suite runs:
+it is slow to import and the definitions must load fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from orchestration.settings import EXPECTATIONS_DIR
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    success: bool = True
+    rows: int = 0
+    batches: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def suite_definition(name: str) -> dict[str, Any]:
+    path = EXPECTATIONS_DIR / f"{name}.json"
+    with path.open() as fh:
+        return json.load(fh)
+
+
+@cache
+def _batch_definition() -> Any:
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("pandas_batches")
+    asset = source.add_dataframe_asset("batch")
+    return context, asset.add_batch_definition_whole_dataframe("whole_batch")
+
+
+@cache
+def _suite(name: str) -> Any:
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    context, _ = _batch_definition()
+    spec = suite_definition(name)
+    suite = gx.ExpectationSuite(
+        name=spec["name"],
+        expectations=[
+            ExpectationConfiguration(
+                type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {})
+            ).to_domain_obj()
+            for e in spec["expectations"]
+        ],
+    )
+    return context.suites.add(suite)
+
+
+def validate_frames(name: str, frames: Iterable[pd.DataFrame]) -> SuiteResult:
+    """Run suite `name` over each frame; collect every failed expectation with evidence."""
+    _, batch_definition = _batch_definition()
+    suite = _suite(name)
+    result = SuiteResult(suite=name)
+    for frame in frames:
+        result.rows += len(frame)
+        result.batches += 1
+        validation = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+            suite
+        )
+        for outcome in validation.results:
+            if outcome.success:
+                continue
+            result.success = False
+            details = outcome.result or {}
+            result.failures.append(
+                {
+                    "expectation": outcome.expectation_config.type,
+                    "column": outcome.expectation_config.kwargs.get("column"),
+                    "unexpected_count": details.get("unexpected_count"),
+                    "sample": [str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+                    "observed": str(details.get("observed_value", "")),
+                }
+            )
+    return result
