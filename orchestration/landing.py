@@ -98,7 +98,7 @@ def csv_header(path: Path, rel_path: str) -> list[str]:
     except UnicodeDecodeError as exc:
         raise LandingFileError(
             rel_path,
-            f"the header is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            f"the file is not UTF-8 text ({exc.reason} near its start).",
             "Export the file as UTF-8 and drop it again.",
         ) from exc
     except (OSError, EOFError, csv.Error) as exc:

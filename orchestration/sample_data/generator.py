@@ -42,7 +42,8 @@ from orchestration.contract import ENTITIES, ENTITY_NAMES, SURVEY_RANGES
 
 DAY_S = 86_400
 HOUR_S = 3_600
-FUTURE_SHIFT_DAYS = 400
+FUTURE_SHIFT_DAYS = 36_500
+"""Future-dated bad rows move ~100 years on: in the future even for historical sample data."""
 TRIAL_DAYS = 14
 TRIAL_SEGMENTS = ("b2b_saas", "b2c_subscription")
 SORT_TIME = {"subscriptions": "updated_at"}
@@ -83,6 +84,7 @@ BAD_CLASSES_BY_ENTITY: dict[str, tuple[str, ...]] = {
 }
 UNPARSEABLE_TIMESTAMPS = ("2025-13-45T99:00:00Z", "2024-02-30T25:61:00+00:00", "not a date")
 BAD_NUMBERS = ("n/a", "unknown", "#VALUE!")
+BLANK_IDS = ("", "   ")
 
 SEGMENTS = ("b2b_saas", "b2b", "b2c_subscription", "b2c_webshop", "government", "charity")
 UNKNOWN_SEGMENTS = ("other", "partner")
@@ -121,6 +123,8 @@ DRAFT, OPEN, PAID, VOID, UNCOLLECTIBLE = (
     INVOICE_STATUSES.index(s) for s in ("draft", "open", "paid", "void", "uncollectible")
 )
 SURVEY_TYPES = ENTITIES["survey_responses"].column("survey_type").values
+SURVEY_EVERY_DAYS = {"nps": 90, "csat": 45, "ces": 120}
+"""A typical account answers a survey of this type about once per this many days."""
 PRIORITIES = ENTITIES["support_tickets"].column("priority").values
 TICKET_STATUSES = ("open", "pending", "solved", "closed")
 COMMENTS = {
@@ -132,6 +136,7 @@ COMMENTS = {
             "Missing integrations we need", "Nobody on our team uses it anymore",
             "Support takes days to answer"),
 }  # fmt: skip
+COMMENT_LIST = tuple(c for band in COMMENTS.values() for c in band)
 TIMESTAMP_SUFFIXES = ("Z", "+00:00", "+02:00", "+01:00", "-05:00", "+05:30", "-08:00")
 TIMESTAMP_OFFSET_MINUTES = np.array([0, 0, 120, 60, -300, 330, -480])
 TIMESTAMP_SUFFIX_P = np.array([0.82, 0.13, 0.015, 0.01, 0.01, 0.005, 0.01])
@@ -266,6 +271,9 @@ SEGMENT_PROFILES: dict[str, _Segment] = {
 Columns = dict[str, np.ndarray]
 """One entity's rows column by column, before rendering: timestamps as datetime64[s]
 (NaT for null), enums and references as integer codes, numbers as floats."""
+
+BadPlan = dict[str, np.ndarray]
+"""Row positions to spoil, per bad-row class."""
 
 
 # --------------------------------------------------------------------------------------
@@ -528,15 +536,23 @@ def _account_ids(n: int) -> pa.Array:
 
 
 def _account_names(book: _Accounts, rng: np.random.Generator) -> pa.Array:
-    names = np.empty(book.count, object)
-    for code, segment in enumerate(SEGMENTS):
-        members = np.flatnonzero(book.segment == code)
-        parts = [
-            np.asarray(words, object)[rng.integers(0, len(words), members.size)]
-            for words in SEGMENT_PROFILES[segment].name_parts
-        ]
-        names[members] = parts[0] + parts[1] + parts[2]
-    return pa.array(names, pa.string())
+    """Three parts, each a random word from the segment's list for that part."""
+    parts = []
+    for position in range(3):
+        lists = [SEGMENT_PROFILES[s].name_parts[position] for s in SEGMENTS]
+        words, codes = _pick_from_lists(lists, book.segment, rng)
+        parts.append(_lookup(words, codes))
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _pick_from_lists(
+    lists: Sequence[Sequence[str]], group: np.ndarray, rng: np.random.Generator
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """A random word from `lists[group]` per row: the flat word list and codes into it."""
+    sizes = np.array([len(words) for words in lists])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    codes = offsets[group] + (rng.random(group.size) * sizes[group]).astype(np.int64)
+    return tuple(w for words in lists for w in words), codes
 
 
 def _parents(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -797,8 +813,8 @@ def _irregular_invoices(
     acc, day, h = _sample_events(book, health, owner, max_rate, lambda h: 0.15 + 0.85 * h, rng)
     issued = timeline.at(day, _daytime(rng, acc.size))
     order = book.segment[acc] == SEGMENTS.index("b2c_webshop")
-    amount = np.where(order, rng.lognormal(np.log(45), 0.7, acc.size) * (0.6 + 0.8 * h),
-                      rng.lognormal(np.log(80), 0.9, acc.size))  # fmt: skip
+    basket = rng.lognormal(np.log(45), 0.7, acc.size) * (0.6 + 0.8 * h)
+    amount = np.where(order, basket, rng.lognormal(np.log(80), 0.9, acc.size))
     return _invoice_part(acc, issued, np.round(amount, 2), False, False)
 
 
@@ -869,11 +885,14 @@ def _make_surveys(
     users = np.maximum(1, np.round(book.profile("users") * book.size)).astype(np.int64)
     reach = np.clip(1 + users / 10, 1, 3)
     parts = []
-    for code, (kind, every) in enumerate((("nps", 90), ("csat", 45), ("ces", 120))):
-        acc, day, h = _sample_events(book, health, everyone, reach / every,
-                                     lambda h: 0.5 + 0.5 * h, rng)  # fmt: skip
-        parts.append({"acc": acc, "day": day, "h": h, "type": np.full(acc.size, code),
-                      "score": _survey_scores(kind, h, rng)})  # fmt: skip
+    for kind, every_days in SURVEY_EVERY_DAYS.items():
+        acc, day, h = _sample_events(
+            book, health, everyone, reach / every_days, lambda h: 0.5 + 0.5 * h, rng
+        )
+        kind_code = np.full(acc.size, SURVEY_TYPES.index(kind))
+        parts.append(
+            {"acc": acc, "day": day, "h": h, "type": kind_code, "score": _scores(kind, h, rng)}
+        )
     cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     n = cols["acc"].size
     cols["responded_at"] = timeline.at(cols["day"], _daytime(rng, n))
@@ -883,7 +902,8 @@ def _make_surveys(
     return cols
 
 
-def _survey_scores(kind: str, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _scores(kind: str, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Survey answers: the mean rises with health across the type's range."""
     lo, hi = SURVEY_RANGES[kind]
     mean = lo + (hi - lo) * np.power(h, 0.8)
     noise = rng.normal(0.0, 0.12 * (hi - lo), h.size)
@@ -891,12 +911,10 @@ def _survey_scores(kind: str, h: np.ndarray, rng: np.random.Generator) -> np.nda
 
 
 def _comments(h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Index into the flat comment list, -1 for none (~65% leave no comment)."""
-    flat_sizes = [len(COMMENTS[k]) for k in ("good", "neutral", "bad")]
+    """Index into `COMMENT_LIST` matching the mood, -1 for none (~65% leave none)."""
     band = np.where(h > 0.65, 0, np.where(h > 0.4, 1, 2))
-    offset = np.concatenate([[0], np.cumsum(flat_sizes)[:-1]])[band]
-    pick = (rng.random(h.size) * np.asarray(flat_sizes)[band]).astype(np.int64)
-    return np.where(rng.random(h.size) < 0.35, offset + pick, -1)
+    _, codes = _pick_from_lists(list(COMMENTS.values()), band, rng)
+    return np.where(rng.random(h.size) < 0.35, codes, -1)
 
 
 def _make_tickets(
@@ -905,8 +923,9 @@ def _make_tickets(
     """Support tickets: more, more urgent, slower and less satisfying at low health."""
     everyone = np.arange(book.count)
     max_rate = book.profile("ticket_rate") * np.sqrt(book.size) * 0.055
-    acc, day, h = _sample_events(book, health, everyone, max_rate,
-                                 lambda h: (0.003 + 0.05 * (1 - h) ** 2) / 0.055, rng)  # fmt: skip
+    acc, day, h = _sample_events(
+        book, health, everyone, max_rate, lambda h: (0.003 + 0.05 * (1 - h) ** 2) / 0.055, rng
+    )
     n = acc.size
     opened = timeline.at(day, _daytime(rng, n))
     priority = _priorities(h, rng)
@@ -961,7 +980,7 @@ class _BadRows:
         self.counts = dict.fromkeys(BAD_CLASSES, 0)
         self._usage_turn = 0
 
-    def choose(self, entity: str, n: int, eligible: np.ndarray | None = None) -> dict:
+    def choose(self, entity: str, n: int, eligible: np.ndarray | None = None) -> BadPlan:
         """Positions per bad class for an entity of n rows (each row in one class at most)."""
         classes = BAD_CLASSES_BY_ENTITY[entity]
         pool = np.arange(n) if eligible is None else eligible
@@ -970,7 +989,7 @@ class _BadRows:
         kind = self.rng.permutation(np.arange(k) % len(classes))
         return self._count({c: np.sort(chosen[kind == i]) for i, c in enumerate(classes)})
 
-    def choose_usage(self, n: int) -> dict:
+    def choose_usage(self, n: int) -> BadPlan:
         """Like `choose`, for one day of usage events; classes rotate across days."""
         classes = BAD_CLASSES_BY_ENTITY["usage_events"]
         k = int(self.rng.binomial(n, self.rate)) if self.rate and n else 0
@@ -983,7 +1002,7 @@ class _BadRows:
         """References into the orphan id pool that follows the real account ids."""
         return self.accounts + self.rng.integers(0, ORPHAN_POOL, k)
 
-    def _count(self, plan: dict) -> dict:
+    def _count(self, plan: BadPlan) -> BadPlan:
         for name, rows in plan.items():
             self.counts[name] += int(rows.size)
         return plan
@@ -994,7 +1013,7 @@ def _shift_to_future(cols: Columns, rows: np.ndarray, timestamp_columns: Sequenc
         cols[name][rows] += np.timedelta64(FUTURE_SHIFT_DAYS * DAY_S, "s")
 
 
-def _spoil(entity: str, cols: Columns, bad: _BadRows) -> dict:
+def _spoil(entity: str, cols: Columns, bad: _BadRows) -> BadPlan:
     """Apply the typed bad-row classes in place; return the plan for the text ones."""
     eligible = np.flatnonzero(cols["initial"]) if entity == "subscriptions" else None
     plan = bad.choose(entity, cols["acc"].size, eligible)
@@ -1054,7 +1073,7 @@ def _replace(values: pa.Array, rows: np.ndarray, choices: Sequence[str]) -> pa.A
         return values
     mask = np.zeros(len(values), bool)
     mask[rows] = True
-    new = pa.array([choices[i % len(choices)] for i in range(rows.size)], pa.string())
+    new = _lookup(choices, np.arange(rows.size) % len(choices))
     return pc.replace_with_mask(values, pa.array(mask), new)
 
 
@@ -1068,7 +1087,7 @@ class _Renderer:
     def styles(self, n: int) -> np.ndarray:
         return self.rng.choice(len(TIMESTAMP_SUFFIXES), size=n, p=TIMESTAMP_SUFFIX_P)
 
-    def event_time(self, ts: np.ndarray, style: np.ndarray, plan: dict) -> pa.Array:
+    def event_time(self, ts: np.ndarray, style: np.ndarray, plan: BadPlan) -> pa.Array:
         """ISO text of the event time, unparseable in the rows planned so."""
         text = _iso(ts, style)
         return _replace(text, plan["unparseable_timestamp"], UNPARSEABLE_TIMESTAMPS)
@@ -1076,7 +1095,7 @@ class _Renderer:
     def account(self, acc: np.ndarray) -> pa.Array:
         return self.book.ids.take(pa.array(acc))
 
-    def subscriptions(self, cols: Columns, plan: dict) -> dict[str, pa.Array]:
+    def subscriptions(self, cols: Columns, plan: BadPlan) -> dict[str, pa.Array]:
         owner = cols["owner"]
         style = self.styles(owner.size)
         return {
@@ -1092,7 +1111,7 @@ class _Renderer:
             "updated_at": _iso(cols["updated_at"], style),
         }
 
-    def invoices(self, cols: Columns, plan: dict) -> dict[str, pa.Array]:
+    def invoices(self, cols: Columns, plan: BadPlan) -> dict[str, pa.Array]:
         owner = cols["owner"]
         style = self.styles(owner.size)
         sub = np.where(cols["has_sub"], owner + 1, -1)  # SUB-<account number>
@@ -1109,8 +1128,7 @@ class _Renderer:
             "subscription_id": _prefixed("SUB-", sub, 6),
         }
 
-    def survey_responses(self, cols: Columns, plan: dict) -> dict[str, pa.Array]:
-        comments = tuple(c for k in ("good", "neutral", "bad") for c in COMMENTS[k])
+    def survey_responses(self, cols: Columns, plan: BadPlan) -> dict[str, pa.Array]:
         style = self.styles(cols["acc"].size)
         return {
             "response_id": _prefixed("RSP-", cols["number"], 8),
@@ -1119,12 +1137,12 @@ class _Renderer:
             "survey_type": _lookup(SURVEY_TYPES, cols["type"]),
             "score": pa.array(cols["score"]),
             "responded_at": self.event_time(cols["responded_at"], style, plan),
-            "comment": _lookup(comments, cols["comment"]),
+            "comment": _lookup(COMMENT_LIST, cols["comment"]),
         }
 
-    def support_tickets(self, cols: Columns, plan: dict) -> dict[str, pa.Array]:
+    def support_tickets(self, cols: Columns, plan: BadPlan) -> dict[str, pa.Array]:
         style = self.styles(cols["acc"].size)
-        ids = _replace(_prefixed("TCK-", cols["number"], 8), plan["empty_id"], ("",))
+        ids = _replace(_prefixed("TCK-", cols["number"], 8), plan["empty_id"], BLANK_IDS)
         satisfaction = cols["satisfaction"]
         return {
             "ticket_id": ids,

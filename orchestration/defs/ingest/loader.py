@@ -141,8 +141,14 @@ def _typed_sql(col: Column, default_currency: str) -> str:
     return text
 
 
-def _column_checks(col: Column, future_limit: str) -> Iterator[tuple[str, str, str]]:
-    """(reason code, violated condition, message) for one column's rules."""
+def _column_checks(
+    col: Column, future_limit: str, dates_row: bool
+) -> Iterator[tuple[str, str, str]]:
+    """(reason code, violated condition, message) for one column's rules.
+
+    `dates_row`: the column dates the row (event time or version time), so it may not
+    lie in the future. Other timestamps (`due_at`, `ended_at`) legitimately may.
+    """
     s, t, name = f"s_{col.name}", f"t_{col.name}", col.name
     shown = f"'''' || {s} || ''''"
     if col.required:
@@ -171,11 +177,12 @@ def _column_checks(col: Column, future_limit: str) -> Iterator[tuple[str, str, s
             f"{s} is not null and {t} is null",
             f"'{name}: ' || {shown} || ' is not an ISO-8601 timestamp'",
         )
-        yield (
-            "future_timestamp",
-            f"{t} > {future_limit}",
-            f"'{name}: ' || {shown} || ' is after the as-of time plus one day'",
-        )
+        if dates_row:
+            yield (
+                "future_timestamp",
+                f"{t} > {future_limit}",
+                f"'{name}: ' || {shown} || ' is after the as-of time plus one day'",
+            )
     elif col.kind == "enum":
         accepted = ", ".join(f"'{v}'" for v in col.values)
         yield (
@@ -206,7 +213,12 @@ def _build_checked_batch(
         else:
             texts.append(f"cast(null as varchar) as s_{col.name}")
     typed = [f"{_typed_sql(c, default_currency)} as t_{c.name}" for c in entity.columns]
-    checks = [chk for col in entity.columns for chk in _column_checks(col, future_limit)]
+    dating = {entity.event_time, entity.version_column}
+    checks = [
+        chk
+        for col in entity.columns
+        for chk in _column_checks(col, future_limit, col.name in dating)
+    ]
     checks += [(r.code, r.violated_sql, r.message_sql) for r in entity.row_rules]
     if entity.is_fact:
         checks.append(
@@ -352,7 +364,7 @@ def _last_loaded(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, tu
         select source_file, file_size, file_mtime, file_sha256
         from {AUDIT_TABLE}
         where entity = ? and status = 'loaded'
-        qualify row_number() over (partition by source_file order by loaded_at desc) = 1
+        qualify row_number() over (partition by source_file order by loaded_at desc, rowid desc) = 1
         """,
         [entity.name],
     ).fetchall()
@@ -449,6 +461,18 @@ def readmit_quarantined(
     every rule; they keep their original file and row. Returns the rows moved.
     """
     table = quarantine_table(entity)
+    pk = entity.primary_key
+    # A key already loaded from the same file makes the candidate a duplicate, not a row.
+    con.execute(
+        f"""
+        update {table} as q
+        set _reason_codes = 'duplicate_key',
+            _reasons = '{pk}: ' || q.{pk} || ' was already loaded from this file'
+        where list_has_all({list(RECHECKED_CODES)}, string_split(q._reason_codes, ','))
+          and exists (select 1 from {raw_table(entity)} as r
+                      where r.{pk} = trim(q.{pk}) and r._source_file = q._source_file)
+        """
+    )
     only_rechecked = f"list_has_all({list(RECHECKED_CODES)}, string_split(_reason_codes, ','))"
     source = f"""
         select *, _source_row as __row, _extra as __extra, _source_file as __file
