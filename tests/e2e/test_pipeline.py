@@ -17,7 +17,7 @@ from orchestration.sample_data.generator import generate
 from orchestration.settings import Settings
 from tests.conftest import sha256_of
 
-START, END = date(2025, 5, 1), date(2025, 6, 14)
+START, END = date(2025, 5, 25), date(2025, 6, 14)
 pytestmark = pytest.mark.slow
 
 

@@ -102,8 +102,9 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                     description="\n".join(f.error or f.source_file for f in result.failed),
                     metadata={"failed_files": [f.source_file for f in result.failed]},
                 )
-            reader = con.execute(
-                f"select * from {raw_table(entity)} where _load_id = ?", [context.run_id]
+            run_id = context.run_id.replace("'", "")
+            reader = con.sql(
+                f"select * from {raw_table(entity)} where _load_id = '{run_id}'"
             ).to_arrow_reader(GX_BATCH_ROWS)
             frames = (batch.to_pandas() for batch in reader)
             suite = validate_frames(suite_name(entity), _non_empty(frames))
