@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -85,7 +85,8 @@ def discover_files(landing_dir: Path, entity: Entity) -> list[LandingFile]:
     return files
 
 
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
+    """A SQL string literal holding `value`."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -122,12 +123,12 @@ def csv_header(path: Path, rel_path: str) -> list[str]:
 def reader_sql(path: Path, rel_path: str = "") -> str:
     """A DuckDB table expression reading one landing file as it is."""
     name = path.name.lower()
-    quoted = _sql_string(str(path))
+    quoted = sql_string(str(path))
     if name.endswith((".csv", ".csv.gz")):
         # The header is read here, not sniffed: a sniffer can take a ragged row for the
         # header. Every column is text: types are checked per row by the loader.
         header = csv_header(path, rel_path or str(path))
-        columns = ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in header)
+        columns = ", ".join(f"{sql_string(c)}: 'VARCHAR'" for c in header)
         return (
             f"read_csv({quoted}, header = true, auto_detect = false, columns = {{{columns}}},"
             " delim = ',', quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')"
@@ -182,11 +183,6 @@ def event_date_range(
     fallback = earliest.get("accounts") or earliest.get("subscriptions")
     start = min(activity) if activity else fallback
     return start, latest
-
-
-def end_of_day(day: date) -> datetime:
-    """The exclusive end of a day, as a naive UTC timestamp."""
-    return datetime.combine(day + timedelta(days=1), datetime.min.time())
 
 
 def utc_now() -> datetime:

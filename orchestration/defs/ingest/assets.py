@@ -11,6 +11,7 @@ from orchestration.contract import ENTITIES, Entity
 from orchestration.defs.ingest.loader import EntityLoad, load_entity, raw_table
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
 from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
+from orchestration.landing import sql_string
 
 GX_BATCH_ROWS = 1_000_000
 """Rows per pandas batch handed to GX (bounds memory on large backfills)."""
@@ -102,9 +103,8 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                     description="\n".join(f.error or f.source_file for f in result.failed),
                     metadata={"failed_files": [f.source_file for f in result.failed]},
                 )
-            run_id = context.run_id.replace("'", "")
             reader = con.sql(
-                f"select * from {raw_table(entity)} where _load_id = '{run_id}'"
+                f"select * from {raw_table(entity)} where _load_id = {sql_string(context.run_id)}"
             ).to_arrow_reader(GX_BATCH_ROWS)
             frames = (batch.to_pandas() for batch in reader)
             suite = validate_frames(suite_name(entity), _non_empty(frames))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from orchestration.landing import (
     discover_files,
     read_error_message,
     reader_sql,
+    sql_string,
     utc_now,
 )
 
@@ -38,12 +40,14 @@ log = logging.getLogger(__name__)
 AUDIT_TABLE = "raw._load_audit"
 RECHECKED_CODES = ("orphan_account", "future_timestamp")
 """Reason codes that can stop applying later; rows with only these are re-checked."""
+ONLY_RECHECKED_SQL = f"list_has_all({list(RECHECKED_CODES)}, string_split(_reason_codes, ','))"
+"""True for a quarantined row whose every reason code is in RECHECKED_CODES."""
 
 
 @dataclass
 class FileLoad:
     source_file: str
-    status: str  # loaded | unchanged | deferred | failed
+    status: str  # loaded | unchanged | deferred | failed | readmitted
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -91,6 +95,18 @@ def quarantine_table(entity: Entity) -> str:
 
 def raw_table(entity: Entity) -> str:
     return f"raw.{entity.name}"
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Commit the block's statements together, or none of them."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
 
 
 def _ident(name: str) -> str:
@@ -302,6 +318,14 @@ def _file_columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, st
     return {str(r[0]): str(r[1]) for r in rows}
 
 
+def _unreadable(landing_file: LandingFile, exc: duckdb.Error) -> LandingFileError:
+    return LandingFileError(
+        landing_file.rel_path,
+        f"the file cannot be read: {read_error_message(exc)}",
+        "Check that it is a complete, UTF-8 file of its type and drop it again.",
+    )
+
+
 def _stage_file(
     con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: LandingFile
 ) -> set[str]:
@@ -314,11 +338,7 @@ def _stage_file(
         relation = reader_sql(landing_file.path, landing_file.rel_path)
         columns = _file_columns(con, relation)
     except duckdb.Error as exc:
-        raise LandingFileError(
-            landing_file.rel_path,
-            f"the file cannot be read: {read_error_message(exc)}",
-            "Check that it is a complete, UTF-8 file of its type and drop it again.",
-        ) from exc
+        raise _unreadable(landing_file, exc) from exc
     names = {name.strip().lower(): name for name in columns}
     missing = [c for c in entity.required_columns if c not in names]
     if missing:
@@ -350,11 +370,7 @@ def _stage_file(
             """
         )
     except duckdb.Error as exc:
-        raise LandingFileError(
-            landing_file.rel_path,
-            f"the file cannot be read: {read_error_message(exc)}",
-            "Check that it is a complete, UTF-8 file of its type and drop it again.",
-        ) from exc
+        raise _unreadable(landing_file, exc) from exc
     return {c for c in entity.column_names if c in names}
 
 
@@ -420,13 +436,13 @@ def _load_file(
         result.status, result.error = "failed", str(exc)
         _audit(con, entity, load_id, result, landing_file, sha256, as_of_time, loaded_at)
         return result
-    file_sql = "'" + landing_file.rel_path.replace("'", "''") + "'"
-    source = f"select *, {file_sql} as __file, rowid + 1 as __row from _landing"
+    source = (
+        f"select *, {sql_string(landing_file.rel_path)} as __file, rowid + 1 as __row from _landing"
+    )
     _build_checked_batch(
         con, entity, source, present, as_of_time=as_of_time, default_currency=default_currency
     )
-    con.execute("begin transaction")
-    try:
+    with _transaction(con):
         # A changed file replaces everything its previous version loaded.
         for table in (raw_table(entity), quarantine_table(entity)):
             con.execute(f"delete from {table} where _source_file = ?", [landing_file.rel_path])
@@ -440,10 +456,6 @@ def _load_file(
         )
         result.rows_read = loaded + quarantined + duplicates
         _audit(con, entity, load_id, result, landing_file, sha256, as_of_time, loaded_at)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return result
 
 
@@ -468,15 +480,14 @@ def readmit_quarantined(
         update {table} as q
         set _reason_codes = 'duplicate_key',
             _reasons = '{pk}: ' || q.{pk} || ' was already loaded from this file'
-        where list_has_all({list(RECHECKED_CODES)}, string_split(q._reason_codes, ','))
+        where {ONLY_RECHECKED_SQL}
           and exists (select 1 from {raw_table(entity)} as r
                       where r.{pk} = trim(q.{pk}) and r._source_file = q._source_file)
         """
     )
-    only_rechecked = f"list_has_all({list(RECHECKED_CODES)}, string_split(_reason_codes, ','))"
     source = f"""
         select *, _source_row as __row, _extra as __extra, _source_file as __file
-        from {table} where {only_rechecked}
+        from {table} where {ONLY_RECHECKED_SQL}
     """
     _build_checked_batch(
         con,
@@ -494,8 +505,7 @@ def readmit_quarantined(
         return 0
     loaded_at = utc_now()
     typed = ", ".join(f"t_{c.name}" for c in entity.columns)
-    con.execute("begin transaction")
-    try:
+    with _transaction(con):
         con.execute(
             f"insert into {raw_table(entity)} select {typed}, __extra, __file, __row,"
             f" '{load_id}', timestamp '{loaded_at}'"
@@ -513,10 +523,6 @@ def readmit_quarantined(
                 source_file, "readmitted", rows_loaded=moved, rows_quarantined=-moved
             )
             _audit(con, entity, load_id, moved_result, None, None, as_of_time, loaded_at)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return sum(int(n) for _, n in counts)
 
 
