@@ -52,3 +52,25 @@
         'nps_avg_365d',
     ]) }}
 {%- endmacro %}
+
+{#- Weight backed by data: the sum of the weights whose value is not null.
+    `pairs` is a list of (weight expression, value expression). -#}
+{% macro available_weight(pairs) -%}
+    (
+        {%- for weight, value in pairs %}
+        case when {{ value }} is not null then coalesce({{ weight }}, 0) else 0 end
+        {%- if not loop.last %} +{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Weighted mean of the values that have data: values without data are left out
+    and their weight is shared over the others. Null when no value has data. -#}
+{% macro weighted_mean(pairs) -%}
+    (
+        {%- for weight, value in pairs %}
+        coalesce({{ weight }} * {{ value }}, 0)
+        {%- if not loop.last %} +{% endif %}
+        {%- endfor %}
+    ) / nullif({{ available_weight(pairs) }}, 0)
+{%- endmacro %}

@@ -105,52 +105,31 @@ component_scores as (
         is_churned,
         days_since_last_activity,
         {%- for component in components %}
-        (
-            {%- for measure in measures %}
-            coalesce({{ component }}__{{ measure }}__weight
-                * {{ component }}__{{ measure }}__points, 0)
-            {%- if not loop.last %} +{% endif %}
-            {%- endfor %}
-        ) / nullif(
-            {%- for measure in measures %}
-            case when {{ component }}__{{ measure }}__points is not null
-                then coalesce({{ component }}__{{ measure }}__weight, 0) else 0 end
-            {%- if not loop.last %} +{% endif %}
-            {%- endfor %}
-        , 0) as {{ component }}_score
+        {%- set pairs = [] %}
+        {%- for measure in measures %}
+        {%- do pairs.append((component ~ '__' ~ measure ~ '__weight',
+                             component ~ '__' ~ measure ~ '__points')) %}
+        {%- endfor %}
+        {{ weighted_mean(pairs) }} as {{ component }}_score
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from measure_points
 ),
 
 health_scores as (
+    {%- set pairs = [] %}
+    {#- pairing each weight with a constant counts every weight: the scorecard's total -#}
+    {%- set all_weights = [] %}
+    {%- for component in components %}
+    {%- do pairs.append(('scorecard_weights.' ~ component ~ '_weight',
+                         'component_scores.' ~ component ~ '_score')) %}
+    {%- do all_weights.append(('scorecard_weights.' ~ component ~ '_weight', '0')) %}
+    {%- endfor %}
     select
         component_scores.*,
-        (
-            {%- for component in components %}
-            coalesce(scorecard_weights.{{ component }}_weight
-                * component_scores.{{ component }}_score, 0)
-            {%- if not loop.last %} +{% endif %}
-            {%- endfor %}
-        ) / nullif(
-            {%- for component in components %}
-            case when component_scores.{{ component }}_score is not null
-                then coalesce(scorecard_weights.{{ component }}_weight, 0) else 0 end
-            {%- if not loop.last %} +{% endif %}
-            {%- endfor %}
-        , 0) as health_score_exact,
-        (
-            {%- for component in components %}
-            case when component_scores.{{ component }}_score is not null
-                then coalesce(scorecard_weights.{{ component }}_weight, 0) else 0 end
-            {%- if not loop.last %} +{% endif %}
-            {%- endfor %}
-        ) / nullif(
-            {%- for component in components %}
-            coalesce(scorecard_weights.{{ component }}_weight, 0)
-            {%- if not loop.last %} +{% endif %}
-            {%- endfor %}
-        , 0) as score_coverage_exact
+        {{ weighted_mean(pairs) }} as health_score_exact,
+        {{ available_weight(pairs) }} / nullif({{ available_weight(all_weights) }}, 0)
+            as score_coverage_exact
     from component_scores
     inner join scorecard_weights
         on scorecard_weights.scorecard = component_scores.scorecard
