@@ -29,6 +29,20 @@ def _fact(serving: Path, query: str) -> list[tuple]:
         con.close()
 
 
+def _usage_events_on(settings: Settings, account_id: str, day: date) -> int:
+    """Events dbt counted for an account-day (int_usage_daily is rebuilt by every dbt build)."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        row = con.execute(
+            "select coalesce(sum(events), 0) from intermediate.int_usage_daily"
+            " where account_id = ? and activity_date = ?",
+            [account_id, day],
+        ).fetchone()
+        return int(row[0])
+    finally:
+        con.close()
+
+
 def _expected_account_days(landing: Path, first: date, last: date) -> int:
     """Account-days the fact must hold, computed from the landing files themselves."""
     con = duckdb.connect()
@@ -189,3 +203,53 @@ def test_own_data_with_only_accounts_and_invoices(health_env, dbt_manifest, monk
         f" where account_id = 'C1' and as_of_date = date '{as_of - timedelta(days=1)}'",
     )
     assert paid[0][0] is not None and paid[0][0] > 0
+
+
+def test_failed_blocking_check_stops_dbt_and_publish(
+    pipeline, tmp_path, monkeypatch, capsys
+) -> None:
+    """A GX suite failure on a new batch is blocking: no dbt build, no publish."""
+    import json
+
+    from orchestration.defs.quality import gx_suites
+
+    settings, window = pipeline
+    strict = json.loads((gx_suites.EXPECTATIONS_DIR / "raw_usage_events.json").read_text())
+    strict["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "event_name", "value_set": ["no_such_event"]},
+        }
+    )
+    for suite in gx_suites.EXPECTATIONS_DIR.glob("*.json"):
+        (tmp_path / suite.name).write_text(suite.read_text())
+    (tmp_path / "raw_usage_events.json").write_text(json.dumps(strict))
+    monkeypatch.setattr(gx_suites, "EXPECTATIONS_DIR", tmp_path)
+    gx_suites._suite.cache_clear()
+    before = sha256_of(settings.serving_path)
+    events_before = _usage_events_on(settings, "ACC-000001", END)
+    extra = settings.landing_dir / "usage_events" / "late-arrival.csv"
+    extra.write_text(
+        "event_id,account_id,event_name,occurred_at\n"
+        f"LATE-1,ACC-000001,login,{END.isoformat()}T12:00:00Z\n"
+    )
+    try:
+        assert not run_pipeline(settings, window)
+        err = capsys.readouterr().err
+        assert "FAILED check raw/usage_events:raw_usage_events" in err
+        assert "expect_column_values_to_be_in_set" in err and "'column': 'event_name'" in err
+        # the row was loaded, but dbt did not run: its count is not there yet
+        assert _usage_events_on(settings, "ACC-000001", END) == events_before
+        # a plain re-run checks the failed batch again: the gate cannot be bypassed
+        assert not run_pipeline(settings, window)
+        assert "FAILED check raw/usage_events:raw_usage_events" in capsys.readouterr().err
+        assert sha256_of(settings.serving_path) == before
+        assert sha256_of(settings.serving_path) == before
+    finally:
+        monkeypatch.undo()
+        gx_suites._suite.cache_clear()
+        extra.unlink()
+    # with the suite restored the next run passes, and dbt now counts the late event
+    assert run_pipeline(settings, window)
+    assert _usage_events_on(settings, "ACC-000001", END) == events_before + 1
+    assert sha256_of(settings.serving_path) != before

@@ -8,10 +8,14 @@ import pandas as pd
 from dagster import AssetExecutionContext
 
 from orchestration.contract import ENTITIES, Entity
-from orchestration.defs.ingest.loader import EntityLoad, load_entity, raw_table
+from orchestration.defs.ingest.loader import (
+    EntityLoad,
+    load_entity,
+    mark_validated,
+    unvalidated_rows_sql,
+)
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
 from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
-from orchestration.landing import sql_string
 
 GX_BATCH_ROWS = 1_000_000
 """Rows per pandas batch handed to GX (bounds memory on large backfills)."""
@@ -58,8 +62,8 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         asset=key,
         blocking=True,
         description=(
-            f"GX suite expectations/{suite_name(entity)}.json on every batch this run loaded "
-            f"into raw.{entity.name}."
+            f"GX suite expectations/{suite_name(entity)}.json on every batch in "
+            f"raw.{entity.name} that has not passed it yet (this run's, and any that failed)."
         ),
     )
 
@@ -103,11 +107,11 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                     description="\n".join(f.error or f.source_file for f in result.failed),
                     metadata={"failed_files": [f.source_file for f in result.failed]},
                 )
-            reader = con.sql(
-                f"select * from {raw_table(entity)} where _load_id = {sql_string(context.run_id)}"
-            ).to_arrow_reader(GX_BATCH_ROWS)
+            reader = con.sql(unvalidated_rows_sql(entity)).to_arrow_reader(GX_BATCH_ROWS)
             frames = (batch.to_pandas() for batch in reader)
             suite = validate_frames(suite_name(entity), _non_empty(frames))
+            if suite.success:
+                mark_validated(con, entity)
         yield dg.MaterializeResult(metadata=_load_metadata(result))
         yield _check_result(entity, suite)
 

@@ -38,6 +38,8 @@ from orchestration.landing import (
 log = logging.getLogger(__name__)
 
 AUDIT_TABLE = "raw._load_audit"
+VALIDATED_TABLE = "raw._validated_loads"
+"""Loads whose rows passed their entity's GX suite; rows of other loads are pending."""
 RECHECKED_CODES = ("orphan_account", "future_timestamp")
 """Reason codes that can stop applying later; rows with only these are re-checked."""
 ONLY_RECHECKED_SQL = f"list_has_all({list(RECHECKED_CODES)}, string_split(_reason_codes, ','))"
@@ -137,6 +139,10 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
             error VARCHAR, as_of_time TIMESTAMP, loaded_at TIMESTAMP
         )
         """
+    )
+    con.execute(
+        f"create table if not exists {VALIDATED_TABLE}"
+        " (entity VARCHAR, load_id VARCHAR, validated_at TIMESTAMP)"
     )
 
 
@@ -597,3 +603,24 @@ def raw_layer_counts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int
         assert loaded is not None and bad is not None
         counts[entity.name] = (int(loaded[0]), int(bad[0]), int(bad[1]))
     return counts
+
+
+def unvalidated_rows_sql(entity: Entity) -> str:
+    """Raw rows whose load has not passed the entity's suite yet.
+
+    A batch that failed its check stays pending, so a plain re-run checks it again
+    instead of letting it through; a corrected file replaces its rows.
+    """
+    return (
+        f"select * from {raw_table(entity)} where _load_id not in"
+        f" (select load_id from {VALIDATED_TABLE} where entity = {sql_string(entity.name)})"
+    )
+
+
+def mark_validated(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    """Record every pending load of the entity as having passed its suite."""
+    con.execute(
+        f"insert into {VALIDATED_TABLE} select distinct {sql_string(entity.name)}, _load_id, ?"
+        f" from ({unvalidated_rows_sql(entity)})",
+        [utc_now()],
+    )

@@ -62,7 +62,7 @@ def _suite(name: str) -> Any:
             for e in spec["expectations"]
         ],
     )
-    return context.suites.add(suite)
+    return context.suites.add_or_update(suite)
 
 
 def validate_frames(name: str, frames: Iterable[pd.DataFrame]) -> SuiteResult:
