@@ -35,7 +35,7 @@ run: $(STAMP) ## Run the whole pipeline (sample data if the landing folder is em
 	@$(PY) -m orchestration.cli run --generate-if-empty \
 		--sample-accounts $(ACCOUNTS) --sample-days $(DAYS)
 
-test: $(STAMP) ## Run the test suite (real DuckDB, dbt, Dagster and Postgres)
+test: $(STAMP) ## Run the test suite (real DuckDB files, dbt and Dagster runs)
 	@$(PY) -m pytest
 
 dev: $(STAMP) ## Start the Dagster UI on http://127.0.0.1:3000 with the project loaded
