@@ -14,7 +14,7 @@
 
 {#- Round a double to two decimals on every adapter (Postgres has no round(double, int)). -#}
 {% macro round2(expression) -%}
-    cast(round(cast({{ expression }} as numeric), 2) as double precision)
+    {{ round_to(expression, 2) }}
 {%- endmacro %}
 
 {#- A date from an environment variable, or null when it is unset or empty. -#}
@@ -33,44 +33,17 @@
     cast({{ dbt.dateadd('day', n, day) }} as date)
 {%- endmacro %}
 
-{#- The components of the health score, in output-column order. -#}
+{#- Round a double to `digits` decimals on every adapter. -#}
+{% macro round_to(expression, digits) -%}
+    cast(round(cast({{ expression }} as numeric(38, 12)), {{ digits }}) as double precision)
+{%- endmacro %}
+
+{#- The components of the health score, in output-column order (dbt_project.yml vars). -#}
 {% macro health_components() -%}
-    {{ return(['engagement', 'retention', 'loyalty']) }}
+    {{ return(var('health_components')) }}
 {%- endmacro %}
 
-{#- The measures the signals model computes; scoring_measures.csv gives each
-    (component, measure) pair its thresholds and weight. -#}
-{% macro health_measures() -%}
-    {{ return([
-        'active_days_30d',
-        'events_30d',
-        'active_users_30d_avg',
-        'subscription_state_points',
-        'subscription_tenure_days',
-        'tenure_days',
-        'paid_invoices_365d',
-        'nps_avg_365d',
-    ]) }}
-{%- endmacro %}
-
-{#- Weight backed by data: the sum of the weights whose value is not null.
-    `pairs` is a list of (weight expression, value expression). -#}
-{% macro available_weight(pairs) -%}
-    (
-        {%- for weight, value in pairs %}
-        case when {{ value }} is not null then coalesce({{ weight }}, 0) else 0 end
-        {%- if not loop.last %} +{% endif %}
-        {%- endfor %}
-    )
-{%- endmacro %}
-
-{#- Weighted mean of the values that have data: values without data are left out
-    and their weight is shared over the others. Null when no value has data. -#}
-{% macro weighted_mean(pairs) -%}
-    (
-        {%- for weight, value in pairs %}
-        coalesce({{ weight }} * {{ value }}, 0)
-        {%- if not loop.last %} +{% endif %}
-        {%- endfor %}
-    ) / nullif({{ available_weight(pairs) }}, 0)
+{#- The sources that feed measures, other than the accounts themselves. -#}
+{% macro health_feeds() -%}
+    {{ return(var('health_sources').keys() | reject('equalto', 'accounts') | list) }}
 {%- endmacro %}

@@ -12,3 +12,10 @@ from {{ model }}
 group by {{ combination | join(', ') }}
 having count(*) > 1
 {% endtest %}
+
+{#- The model has exactly one row. -#}
+{% test assert_one_row(model) %}
+select count(*) as n_rows
+from {{ model }}
+having count(*) <> 1
+{% endtest %}

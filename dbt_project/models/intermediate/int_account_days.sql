@@ -11,7 +11,7 @@ calendar_days as (
 ),
 
 scorecards as (
-    select distinct scorecard from {{ ref('scoring_weights') }}
+    select scorecard from {{ ref('scoring_scorecards') }}
 ),
 
 final as (
@@ -19,6 +19,7 @@ final as (
         accounts.account_id,
         calendar_days.calendar_date as as_of_date,
         accounts.segment,
+        accounts.parent_account_id,
         coalesce(scorecards.scorecard, 'default') as scorecard,
         accounts.created_date,
         accounts.churned_date,

@@ -1,22 +1,29 @@
 {#- The effective scoring configuration's version: an md5 over every row of every
-    scoring seed, in a stable order. Any change to weights, thresholds, bands or
-    state points gives a new config_version. -#}
+    scoring seed (scorecards, weights, measures, measure bands, score bands, state
+    points, settings), in a stable order. Any change to them gives a new config_version.
+    Manual overrides are not part of it: they are flagged on the rows they change. -#}
+{%- set config_seeds = {
+    'scoring_scorecards': ['scorecard', 'min_coverage'],
+    'scoring_weights': ['scorecard', 'component', 'weight'],
+    'scoring_measures': ['scorecard', 'component', 'measure', 'method', 'lower_bound',
+                         'upper_bound', 'higher_is_better', 'weight'],
+    'scoring_measure_bands': ['measure', 'lower_bound', 'upper_bound', 'points'],
+    'scoring_bands': ['band', 'min_score', 'max_score', 'band_order'],
+    'scoring_status_points': ['subscription_state', 'points'],
+    'scoring_settings': ['setting', 'value'],
+} %}
+
 with config_rows as (
-    select 'weights|' || scorecard || '|' || component || '|'
-        || cast(weight as {{ dbt.type_string() }}) as config_row
-    from {{ ref('scoring_weights') }}
+    {%- for seed, columns in config_seeds.items() %}
+    select '{{ seed }}'
+        {%- for column in columns %}
+        || '|' || coalesce(cast({{ column }} as {{ dbt.type_string() }}), '')
+        {%- endfor %} as config_row
+    from {{ ref(seed) }}
+    {%- if not loop.last %}
     union all
-    select 'measures|' || component || '|' || measure || '|'
-        || cast(lower_bound as {{ dbt.type_string() }}) || '|'
-        || cast(upper_bound as {{ dbt.type_string() }}) || '|'
-        || cast(weight as {{ dbt.type_string() }})
-    from {{ ref('scoring_measures') }}
-    union all
-    select 'bands|' || band || '|' || cast(min_score as {{ dbt.type_string() }})
-    from {{ ref('scoring_bands') }}
-    union all
-    select 'states|' || subscription_state || '|' || cast(points as {{ dbt.type_string() }})
-    from {{ ref('scoring_status_points') }}
+    {%- endif %}
+    {%- endfor %}
 ),
 
 final as (

@@ -1,0 +1,142 @@
+{#- The health score per scored account-day: the weighted mean of the component scores
+    that have data, each component's weight shared over the others when it has none;
+    null when the weight backed by data (score_coverage) is below the scorecard's
+    min_coverage. An `overall` override replaces the score on the days it is valid. -#}
+with days as (
+    select * from {{ ref('int_scoring_days') }}
+),
+
+component_scores as (
+    select * from {{ ref('int_component_scores') }}
+),
+
+scorecards as (
+    select * from {{ ref('scoring_scorecards') }}
+),
+
+overrides as (
+    select * from {{ ref('scoring_overrides') }}
+),
+
+bands as (
+    select * from {{ ref('scoring_bands') }}
+),
+
+usage_signals as (
+    select * from {{ ref('int_usage_signals_daily') }}
+),
+
+subscription_signals as (
+    select * from {{ ref('int_subscription_signals_daily') }}
+),
+
+per_day as (
+    select
+        account_id,
+        as_of_date,
+        sum(case when component_score is not null then component_weight else 0 end)
+            as available_weight,
+        sum(component_weight) as total_weight,
+        sum(component_weight * component_score) as weighted_points,
+        {%- for component in health_components() %}
+        max(case when component = '{{ component }}' then component_score end)
+            as {{ component }}_score,
+        {%- endfor %}
+        max(case when is_overridden then 1 else 0 end) as has_component_override,
+        {{ dbt.listagg(
+            "case when is_overridden then component || ': ' || override_reason end",
+            "'; '", 'order by component_order') }} as component_override_reasons,
+        {{ dbt.listagg(
+            'case when is_stale and component_weight > 0 then component end',
+            "','", 'order by component_order') }} as stale_components
+    from component_scores
+    group by account_id, as_of_date
+),
+
+scored as (
+    select
+        days.account_id,
+        days.as_of_date,
+        days.segment,
+        days.scorecard,
+        days.parent_account_id,
+        days.is_churned,
+        per_day.available_weight,
+        per_day.weighted_points,
+        {%- for component in health_components() %}
+        per_day.{{ component }}_score,
+        {%- endfor %}
+        {{ round_to('per_day.available_weight / nullif(per_day.total_weight, 0)', 6) }}
+            as score_coverage,
+        scorecards.min_coverage,
+        per_day.has_component_override,
+        per_day.component_override_reasons,
+        per_day.stale_components,
+        overrides.score as overall_override_score,
+        overrides.reason as overall_override_reason
+    from days
+    inner join per_day
+        on per_day.account_id = days.account_id
+        and per_day.as_of_date = days.as_of_date
+    inner join scorecards
+        on scorecards.scorecard = days.scorecard
+    left join overrides
+        on overrides.account_id = days.account_id
+        and overrides.component = 'overall'
+        and days.as_of_date >= overrides.valid_from
+        and (overrides.valid_to is null or days.as_of_date <= overrides.valid_to)
+),
+
+computed as (
+    select
+        scored.*,
+        case when scored.score_coverage >= scored.min_coverage
+            then scored.weighted_points / nullif(scored.available_weight, 0)
+        end as computed_health_score
+    from scored
+),
+
+final as (
+    select
+        computed.account_id,
+        computed.as_of_date,
+        computed.segment,
+        computed.scorecard,
+        computed.parent_account_id,
+        {{ round2('coalesce(computed.overall_override_score, computed.computed_health_score)') }}
+            as health_score,
+        computed.computed_health_score,
+        computed.available_weight,
+        {%- for component in health_components() %}
+        {{ round2('computed.' ~ component ~ '_score') }} as {{ component }}_score,
+        {%- endfor %}
+        computed.score_coverage,
+        computed.min_coverage,
+        computed.stale_components,
+        computed.overall_override_score is not null or computed.has_component_override = 1
+            as is_overridden,
+        case
+            when computed.overall_override_score is not null
+                then 'overall: ' || computed.overall_override_reason
+            else computed.component_override_reasons
+        end as override_reason,
+        subscription_signals.mrr,
+        cast(usage_signals.days_since_last_activity as integer) as days_since_last_activity,
+        computed.is_churned
+    from computed
+    left join usage_signals
+        on usage_signals.account_id = computed.account_id
+        and usage_signals.as_of_date = computed.as_of_date
+    left join subscription_signals
+        on subscription_signals.account_id = computed.account_id
+        and subscription_signals.as_of_date = computed.as_of_date
+)
+
+select
+    final.*,
+    coalesce(bands.band, 'insufficient_data') as health_band
+from final
+left join bands
+    on final.health_score >= bands.min_score
+    and (final.health_score < bands.max_score
+        or (bands.max_score >= 100 and final.health_score <= bands.max_score))

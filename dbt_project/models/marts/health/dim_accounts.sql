@@ -1,0 +1,58 @@
+{#- One row per account: who it is and how it is doing on the latest scored day. -#}
+with accounts as (
+    select * from {{ ref('stg_raw__accounts') }}
+),
+
+fact as (
+    select * from {{ ref('fct_customer_health_daily') }}
+),
+
+latest as (
+    select fact.*
+    from fact
+    inner join (
+        select account_id, max(as_of_date) as as_of_date
+        from fact
+        group by account_id
+    ) as latest_day
+        on latest_day.account_id = fact.account_id
+        and latest_day.as_of_date = fact.as_of_date
+),
+
+final as (
+    select
+        accounts.account_id,
+        accounts.account_name,
+        accounts.segment,
+        coalesce(latest.scorecard, 'default') as scorecard,
+        accounts.plan,
+        accounts.region,
+        accounts.csm_owner,
+        accounts.parent_account_id,
+        accounts.created_date,
+        accounts.churned_date,
+        coalesce(latest.is_churned, false) as is_churned,
+        latest.as_of_date as scored_at,
+        latest.health_score,
+        coalesce(latest.health_band, 'insufficient_data') as health_band,
+        latest.health_score_delta_7d,
+        latest.health_score_delta_30d,
+        case
+            when latest.health_score_delta_30d >= {{ var('health_trend_threshold') }} then 'improving'
+            when latest.health_score_delta_30d <= -{{ var('health_trend_threshold') }}
+                then 'declining'
+            when latest.health_score_delta_30d is not null then 'stable'
+        end as trend_30d,
+        latest.score_coverage,
+        latest.top_positive_driver,
+        latest.top_negative_driver,
+        latest.stale_components,
+        latest.mrr,
+        latest.mrr * 12 as arr,
+        latest.config_version
+    from accounts
+    left join latest
+        on latest.account_id = accounts.account_id
+)
+
+select * from final

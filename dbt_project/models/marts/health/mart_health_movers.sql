@@ -1,0 +1,106 @@
+{#- The largest drops and rises in health over 7 and 30 days to the latest scored day,
+    with the two components that moved the score most in that direction
+    (fct_health_score_drivers.change_<N>d). Top `health_movers_per_list` per list. -#}
+with fact as (
+    select * from {{ ref('fct_customer_health_daily') }}
+),
+
+drivers as (
+    select * from {{ ref('fct_health_score_drivers') }}
+),
+
+accounts as (
+    select * from {{ ref('stg_raw__accounts') }}
+),
+
+latest_day as (
+    select max(as_of_date) as as_of_date from fact
+),
+
+changes as (
+    {%- for days in [7, 30] %}
+    select
+        fact.account_id,
+        fact.as_of_date,
+        fact.scorecard,
+        fact.health_score,
+        fact.health_band,
+        {{ days }} as window_days,
+        fact.health_score_delta_{{ days }}d as score_change,
+        case when fact.health_score_delta_{{ days }}d < 0 then 'drop' else 'rise' end as direction
+    from fact
+    inner join latest_day
+        on latest_day.as_of_date = fact.as_of_date
+    where fact.health_score_delta_{{ days }}d <> 0
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+ranked as (
+    select
+        changes.*,
+        row_number() over (
+            partition by window_days, direction
+            order by abs(score_change) desc, account_id
+        ) as mover_rank
+    from changes
+),
+
+driver_changes as (
+    select
+        ranked.account_id,
+        ranked.window_days,
+        drivers.component,
+        case ranked.window_days when 7 then drivers.change_7d else drivers.change_30d end
+            as component_change,
+        row_number() over (
+            partition by ranked.account_id, ranked.window_days
+            order by
+                case when ranked.direction = 'drop'
+                    then case ranked.window_days when 7 then drivers.change_7d
+                        else drivers.change_30d end
+                    else -case ranked.window_days when 7 then drivers.change_7d
+                        else drivers.change_30d end
+                end,
+                drivers.component
+        ) as driver_rank
+    from ranked
+    inner join drivers
+        on drivers.account_id = ranked.account_id
+        and drivers.as_of_date = ranked.as_of_date
+    where ranked.mover_rank <= {{ var('health_movers_per_list') }}
+),
+
+final as (
+    select
+        ranked.as_of_date,
+        ranked.window_days,
+        ranked.direction,
+        cast(ranked.mover_rank as integer) as mover_rank,
+        ranked.account_id,
+        accounts.account_name,
+        ranked.scorecard,
+        ranked.health_score,
+        ranked.health_band,
+        ranked.score_change,
+        first_driver.component as main_driver,
+        first_driver.component_change as main_driver_change,
+        second_driver.component as second_driver,
+        second_driver.component_change as second_driver_change
+    from ranked
+    inner join accounts
+        on accounts.account_id = ranked.account_id
+    left join driver_changes as first_driver
+        on first_driver.account_id = ranked.account_id
+        and first_driver.window_days = ranked.window_days
+        and first_driver.driver_rank = 1
+    left join driver_changes as second_driver
+        on second_driver.account_id = ranked.account_id
+        and second_driver.window_days = ranked.window_days
+        and second_driver.driver_rank = 2
+    where ranked.mover_rank <= {{ var('health_movers_per_list') }}
+)
+
+select * from final

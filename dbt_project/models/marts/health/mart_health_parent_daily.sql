@@ -1,0 +1,85 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#- A rollup score per parent account per day over the parent and its direct children
+    (`parent_account_id`), by the `rollup_method` in seeds/scoring_settings.csv:
+    `mrr_weighted_mean` (the plain mean when the members have no MRR), `min`, or `mean`.
+    Members without a score are left out; churned members too. -#}
+with fact as (
+    select * from {{ ref('fct_customer_health_daily') }}
+),
+
+scoring_window as (
+    select * from {{ ref('int_scoring_window') }}
+),
+
+settings as (
+    select * from {{ ref('int_scoring_settings') }}
+),
+
+bands as (
+    select * from {{ ref('scoring_bands') }}
+),
+
+parents as (
+    select distinct parent_account_id as parent_account_id from fact
+    where parent_account_id is not null
+),
+
+members as (
+    select parents.parent_account_id, fact.*
+    from fact
+    cross join scoring_window
+    inner join parents
+        on parents.parent_account_id = fact.account_id
+        or parents.parent_account_id = fact.parent_account_id
+    where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
+        and not fact.is_churned
+),
+
+rollup as (
+    select
+        members.parent_account_id,
+        members.as_of_date,
+        settings.rollup_method,
+        count(*) as member_accounts,
+        count(members.health_score) as scored_accounts,
+        coalesce(sum(members.mrr), 0) as mrr,
+        case settings.rollup_method
+            when 'min' then min(members.health_score)
+            when 'mean' then avg(members.health_score)
+            else coalesce(
+                sum(case when members.mrr > 0 then members.health_score * members.mrr end)
+                    / nullif(sum(case when members.mrr > 0 and members.health_score is not null
+                        then members.mrr end), 0),
+                avg(members.health_score))
+        end as rollup_score
+    from members
+    cross join settings
+    group by members.parent_account_id, members.as_of_date, settings.rollup_method
+),
+
+final as (
+    select
+        rollup.parent_account_id,
+        rollup.as_of_date,
+        rollup.rollup_method,
+        rollup.member_accounts,
+        rollup.scored_accounts,
+        {{ round2('rollup.rollup_score') }} as rollup_score,
+        coalesce(bands.band, 'insufficient_data') as rollup_band,
+        {{ round2('rollup.mrr') }} as mrr
+    from rollup
+    left join bands
+        on {{ round2('rollup.rollup_score') }} >= bands.min_score
+        and ({{ round2('rollup.rollup_score') }} < bands.max_score
+            or (bands.max_score >= 100 and {{ round2('rollup.rollup_score') }} <= bands.max_score))
+)
+
+select * from final

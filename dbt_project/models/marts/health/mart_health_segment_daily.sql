@@ -1,0 +1,49 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#- Band distribution per scorecard (segment) per day: accounts, their share, MRR/ARR and
+    mean score per band. Churned accounts are left out. -#}
+with fact as (
+    select * from {{ ref('fct_customer_health_daily') }}
+),
+
+scoring_window as (
+    select * from {{ ref('int_scoring_window') }}
+),
+
+per_band as (
+    select
+        fact.as_of_date,
+        fact.scorecard,
+        fact.health_band,
+        count(*) as accounts,
+        avg(fact.health_score) as avg_health_score,
+        coalesce(sum(fact.mrr), 0) as mrr
+    from fact
+    cross join scoring_window
+    where not fact.is_churned
+        and fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
+    group by fact.as_of_date, fact.scorecard, fact.health_band
+),
+
+final as (
+    select
+        as_of_date,
+        scorecard,
+        health_band,
+        accounts,
+        {{ round_to('accounts * 1.0 / sum(accounts) over (partition by as_of_date, scorecard)', 6) }}
+            as share_of_accounts,
+        {{ round2('avg_health_score') }} as avg_health_score,
+        {{ round2('mrr') }} as mrr,
+        {{ round2('mrr * 12') }} as arr
+    from per_band
+)
+
+select * from final

@@ -1,0 +1,26 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_health_score_drivers'}}}) }}
+-- Rule: the components' 7- and 30-day changes sum to the score's 7- and 30-day deltas
+-- (to 0.001), and are null exactly when the delta is.
+with changes as (
+    select
+        account_id,
+        as_of_date,
+        sum(change_7d) as change_7d,
+        count(change_7d) as n_7d,
+        sum(change_30d) as change_30d,
+        count(change_30d) as n_30d
+    from {{ ref('fct_health_score_drivers') }}
+    group by account_id, as_of_date
+)
+
+select fact.account_id, fact.as_of_date
+from {{ ref('fct_customer_health_daily') }} as fact
+inner join changes
+    on changes.account_id = fact.account_id
+    and changes.as_of_date = fact.as_of_date
+where
+    {%- for days in [7, 30] %}
+    (fact.health_score_delta_{{ days }}d is null) <> (changes.n_{{ days }}d = 0)
+    or abs(fact.health_score_delta_{{ days }}d - changes.change_{{ days }}d) > 0.001
+    {%- if not loop.last %} or{% endif %}
+    {%- endfor %}
