@@ -116,8 +116,14 @@ def report_failures(result: object) -> None:
 
     for event in result.all_events:  # type: ignore[attr-defined]
         if event.event_type == DagsterEventType.STEP_FAILURE:
+            # A dagster.Failure carries the user-facing text (e.g. every scoring-config
+            # problem with file, line and rule) as its description; other errors their message.
+            failure = event.step_failure_data.user_failure_data
             error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
+            if failure is not None and failure.description:
+                message = failure.description.strip()
+            else:
+                message = error.message.strip() if error else "unknown error"
             print(f"FAILED step {event.step_key}: {message}", file=sys.stderr)
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration.defs.config.assets import scoring_config
 from orchestration.defs.dbt.assets import health_dbt_models
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.ingest.assets import ingest_assets
@@ -15,11 +16,14 @@ health_pipeline = dg.define_asset_job(
     "health_pipeline",
     selection=dg.AssetSelection.all(),
     partitions_def=DAILY,
-    description="Ingest every landing entity, dbt build, check, and publish the serving file.",
+    description=(
+        "Validate the scoring configuration, ingest every landing entity, dbt build, check, "
+        "and publish the serving file."
+    ),
 )
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, health_dbt_models, serving_health_duckdb],
+    assets=[scoring_config, *ingest_assets, health_dbt_models, serving_health_duckdb],
     jobs=[health_pipeline],
     resources={
         "warehouse": WarehouseResource(),

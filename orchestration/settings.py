@@ -15,6 +15,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+SEEDS_DIR = PROJECT_ROOT / "seeds"
 
 
 def _parse_date(name: str, value: str) -> date:
@@ -31,6 +32,7 @@ class Settings:
     as_of: date | None
     partitions_start: date
     default_currency: str
+    config_dir: Path
 
     @property
     def warehouse_path(self) -> Path:
@@ -47,6 +49,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         as_of = os.environ.get("HEALTH_AS_OF", "").strip()
+        config_dir = os.environ.get("HEALTH_CONFIG_DIR", "").strip()
         return cls(
             landing_dir=Path(os.environ.get("HEALTH_LANDING_DIR", "data/landing")).resolve(),
             data_dir=Path(os.environ.get("HEALTH_DATA_DIR", "data")).resolve(),
@@ -55,4 +58,5 @@ class Settings:
                 "HEALTH_PARTITIONS_START", os.environ.get("HEALTH_PARTITIONS_START", "2020-01-01")
             ),
             default_currency=os.environ.get("HEALTH_DEFAULT_CURRENCY", "USD").strip().upper(),
+            config_dir=Path(config_dir).resolve() if config_dir else SEEDS_DIR,
         )

@@ -23,6 +23,7 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
         assert f"raw/{entity}" in keys
     assert "marts/fct_customer_health_daily" in keys
     assert "serving/health_duckdb" in keys
+    assert "scoring_config" in keys
     assert {"staging/stg_raw__accounts", "intermediate/int_account_days"} <= keys
 
     checks = {key.to_user_string(): key for key in graph.asset_check_keys}

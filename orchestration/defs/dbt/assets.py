@@ -1,26 +1,59 @@
 """dbt models, seeds and tests as Dagster assets and asset checks."""
 
+import hashlib
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration.defs.config.assets import checked_config
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
-from orchestration.settings import Settings
+from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+
+SEED_STAGING_DIR = DBT_PROJECT_DIR / "target" / "config_seeds"
+
+
+def seed_path(config_dir: Path) -> str:
+    """dbt's `seed-paths` entry (relative to dbt_project/) for a scoring configuration folder.
+
+    The repo's seeds/ is read in place. Any other folder is copied under target/ first:
+    dbt writes each seed's SQL to `<target>/run/<package>/<seed path>`, which for a
+    folder outside the project lands outside target/ (and for an absolute path, over
+    the seed file itself). The copy is named by its content, so dbt loads exactly the
+    files that were validated.
+    """
+    if config_dir.resolve() == SEEDS_DIR.resolve():
+        return "../seeds"
+    files = sorted(config_dir.glob("*.csv"))
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    staged = SEED_STAGING_DIR / digest.hexdigest()[:16]
+    if not staged.is_dir():
+        scratch = staged.with_name(staged.name + f".{os.getpid()}.tmp")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        for file in files:
+            shutil.copy2(file, scratch / file.name)
+        scratch.rename(staged)
+    return str(staged.relative_to(DBT_PROJECT_DIR))
 
 
 def dbt_environment(settings: Settings, score_from: str, score_to: str) -> dict[str, str]:
-    """Environment for a dbt invocation: where the warehouse is and which days to score.
+    """Environment for a dbt invocation: where the warehouse and the seeds are, which days to score.
 
     Environment variables, not `--vars`: a changed `--vars` forces a full re-parse.
     """
     return {
         "HEALTH_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "HEALTH_DBT_SEED_PATH": seed_path(settings.config_dir),
         "HEALTH_SCORE_FROM": score_from,
         "HEALTH_SCORE_TO": score_to,
         "HEALTH_AS_OF": settings.as_of.isoformat() if settings.as_of else score_to,
@@ -52,11 +85,18 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 def health_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    """`dbt build` of the selected models for the run's partition window."""
+    """`dbt build` of the selected models for the run's partition window.
+
+    The scoring configuration is validated first, so that a run that selects only dbt
+    stops on a broken seed file before dbt loads it.
+    """
+    settings = warehouse.settings()
     window = context.partition_time_window
+    last_day = (window.end.astimezone(UTC) - timedelta(days=1)).date()
+    checked_config(settings.config_dir, as_of=last_day)
     score_from = window.start.astimezone(UTC).date().isoformat()
-    score_to = (window.end.astimezone(UTC) - timedelta(days=1)).date().isoformat()
-    env = dbt_environment(warehouse.settings(), score_from, score_to)
+    score_to = last_day.isoformat()
+    env = dbt_environment(settings, score_from, score_to)
     context.log.info(f"dbt build for {score_from} .. {score_to}")
     with patched_environ(env):
         yield from dbt.cli(["build"], context=context).stream()

@@ -8,6 +8,7 @@ import pandas as pd
 from dagster import AssetExecutionContext
 
 from orchestration.contract import ENTITIES, Entity
+from orchestration.defs.config.assets import SCORING_CONFIG_KEY
 from orchestration.defs.ingest.loader import (
     EntityLoad,
     load_entity,
@@ -76,7 +77,7 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         ),
         partitions_def=DAILY,
         backfill_policy=SINGLE_RUN,
-        deps=[ACCOUNTS_KEY] if entity.is_fact else [],
+        deps=[SCORING_CONFIG_KEY, ACCOUNTS_KEY] if entity.is_fact else [SCORING_CONFIG_KEY],
         check_specs=[check],
         group_name="ingest",
         kinds={"duckdb", "python"},
