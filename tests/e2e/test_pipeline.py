@@ -14,10 +14,13 @@ import pytest
 
 from orchestration.cli import RunWindow, resolve_window, run_pipeline
 from orchestration.sample_data.generator import generate
-from orchestration.settings import Settings
+from orchestration.settings import SEEDS_DIR, Settings
 from tests.conftest import sha256_of
 
 START, END = date(2025, 5, 25), date(2025, 6, 14)
+COMPONENTS = (
+    "engagement", "usage_frequency", "retention", "loyalty", "satisfaction", "support", "billing",
+)  # fmt: skip
 pytestmark = pytest.mark.slow
 
 
@@ -108,15 +111,13 @@ def test_scores_are_in_range_and_versioned(pipeline) -> None:
         """
         select
             count(*) filter (where health_score < 0 or health_score > 100
-                             or engagement_score not between 0 and 100
-                             or retention_score not between 0 and 100
-                             or loyalty_score not between 0 and 100
+                             or least({components}) < 0 or greatest({components}) > 100
                              or score_coverage not between 0 and 1),
             count(*) filter (where config_version is null),
             count(distinct config_version),
             list(distinct health_band order by health_band)
         from fct_customer_health_daily
-        """,
+        """.format(components=", ".join(f"{c}_score" for c in COMPONENTS)),
     )[0]
     assert bad_scores == 0
     assert null_versions == 0
@@ -193,10 +194,18 @@ def test_own_data_with_only_accounts_and_invoices(health_env, dbt_manifest, monk
         " max(score_coverage) from fct_customer_health_daily group by account_id order by 1",
     )
     days = (as_of - date(2025, 2, 1)).days + 1
+    # C1, a webshop, is scored on loyalty alone (half its scorecard's weight: enough);
+    # C2 (no segment: the default scorecard) has a third of its weight backed: too little
     assert rows == [
-        ("C1", days, date(2025, 2, 1), as_of, 0, 0, days, pytest.approx(0.33, abs=0.01)),
-        ("C2", days, date(2025, 2, 1), as_of, 0, 0, days, pytest.approx(0.33, abs=0.01)),
+        ("C1", days, date(2025, 2, 1), as_of, 0, 0, days, pytest.approx(0.5)),
+        ("C2", days, date(2025, 2, 1), as_of, 0, 0, days, pytest.approx(0.333334)),
     ]
+    insufficient = _fact(
+        settings.serving_path,
+        "select count(*) from fct_customer_health_daily where account_id = 'C2'"
+        " and health_score is null and health_band = 'insufficient_data'",
+    )
+    assert insufficient == [(days,)]
     paid = _fact(
         settings.serving_path,
         "select health_score from fct_customer_health_daily"
@@ -253,3 +262,83 @@ def test_failed_blocking_check_stops_dbt_and_publish(
     assert run_pipeline(settings, window)
     assert _usage_events_on(settings, "ACC-000001", END) == events_before + 1
     assert sha256_of(settings.serving_path) != before
+
+
+def _checksums_per_day(serving: Path) -> dict[date, str]:
+    rows = _fact(
+        serving,
+        "select as_of_date, md5(string_agg(cast(fact as varchar), '|' order by account_id))"
+        " from fct_customer_health_daily as fact group by as_of_date",
+    )
+    return dict(rows)
+
+
+def _copy_config(target: Path) -> Path:
+    target.mkdir()
+    for seed in SEEDS_DIR.glob("*.csv"):
+        (target / seed.name).write_text(seed.read_text())
+    return target
+
+
+def test_invalid_config_fails_before_anything_changes(
+    pipeline, tmp_path, monkeypatch, capsys
+) -> None:
+    settings, window = pipeline
+    config = _copy_config(tmp_path / "config")
+    weights = config / "scoring_weights.csv"
+    lines = weights.read_text().splitlines()
+    lines[1] = lines[1].replace("0.333333", "-0.333333")
+    weights.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("HEALTH_CONFIG_DIR", str(config))
+    serving, warehouse = sha256_of(settings.serving_path), sha256_of(settings.warehouse_path)
+    assert not run_pipeline(settings, window)
+    err = capsys.readouterr().err
+    assert "FAILED step scoring_config" in err
+    assert "scoring_weights.csv line 2, column 'weight'" in err and "negative" in err
+    assert sha256_of(settings.serving_path) == serving
+    assert sha256_of(settings.warehouse_path) == warehouse
+
+
+def test_weight_change_rebuilds_only_the_days_it_is_run_for(
+    pipeline, tmp_path, monkeypatch
+) -> None:
+    """A new weight gives a new config_version; re-running one past week under it
+    changes that week's rows and leaves every other day byte-identical."""
+    settings, _ = pipeline
+    before = _checksums_per_day(settings.serving_path)
+    [(old_version,)] = _fact(
+        settings.serving_path, "select distinct config_version from fct_customer_health_daily"
+    )
+    [(scorecard,)] = _fact(
+        settings.serving_path,
+        "select scorecard from fct_customer_health_daily group by scorecard"
+        " order by count(*) desc, scorecard limit 1",
+    )
+    config = _copy_config(tmp_path / "config")
+    weights = config / "scoring_weights.csv"
+    rows = [line.split(",") for line in weights.read_text().splitlines()]
+    mine = [row for row in rows[1:] if row[0] == scorecard]
+    # move 0.05 of weight from the scorecard's first component to its second
+    mine[0][2] = str(round(float(mine[0][2]) - 0.05, 6))
+    mine[1][2] = str(round(float(mine[1][2]) + 0.05, 6))
+    weights.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    monkeypatch.setenv("HEALTH_CONFIG_DIR", str(config))
+    week = RunWindow(END - timedelta(days=13), END - timedelta(days=7))
+    assert run_pipeline(settings, week)
+
+    after = _checksums_per_day(settings.serving_path)
+    assert after.keys() == before.keys()
+    in_week = {d for d in before if week.start <= d <= week.end}
+    assert len(in_week) == 7
+    assert {d for d in before if after[d] != before[d]} == in_week
+    versions = dict(
+        _fact(
+            settings.serving_path,
+            "select as_of_date, max(config_version) from fct_customer_health_daily"
+            " group by as_of_date having count(distinct config_version) = 1",
+        )
+    )
+    assert len(versions) == len(before)
+    new_version = versions[week.start]
+    assert new_version != old_version
+    assert {d for d, v in versions.items() if v == new_version} == in_week

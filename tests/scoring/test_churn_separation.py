@@ -13,6 +13,7 @@ the `score_auc` and `days_since_last_activity_auc` properties of the JUnit repor
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -145,3 +146,64 @@ def test_score_separates_churners_better_than_days_since_last_activity(
     )
     # the margin keeps a tie from passing; the data are deterministic (fixed seed)
     assert score_auc >= baseline_auc + 0.02
+
+
+def test_dbt_unit_tests_pass(scored_warehouse: Path, tmp_path: Path) -> None:
+    """The dbt unit tests (every scoring formula on hand-made rows) against a built
+    warehouse; pipeline runs leave them out."""
+    env = {
+        **os.environ,
+        "HEALTH_WAREHOUSE_PATH": str(scored_warehouse),
+        "HEALTH_AS_OF": END.isoformat(),
+    }
+    result = subprocess.run(
+        [
+            str(DBT_EXECUTABLE),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    passed = re.search(r"PASS=(\d+) WARN=0 ERROR=0", result.stdout)
+    assert passed and int(passed.group(1)) >= 40, result.stdout[-2000:]
+
+
+def test_sample_data_exercises_every_scorecard(scored_warehouse: Path) -> None:
+    con = duckdb.connect(str(scored_warehouse), read_only=True)
+    try:
+        used = {
+            row[0]
+            for row in con.execute(
+                "select distinct scorecard from marts.fct_customer_health_daily"
+            ).fetchall()
+        }
+        defined = {
+            row[0]
+            for row in con.execute("select scorecard from config.scoring_scorecards").fetchall()
+        }
+    finally:
+        con.close()
+    assert (
+        used
+        == defined
+        == {
+            "default",
+            "b2b_saas",
+            "b2b",
+            "b2c_subscription",
+            "b2c_webshop",
+            "government",
+            "charity",
+        }
+    )
