@@ -12,19 +12,15 @@ the `score_auc` and `days_since_last_activity_auc` properties of the JUnit repor
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.contract import ENTITIES
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
-from orchestration.defs.ingest.loader import load_entity
 from orchestration.sample_data.generator import generate
+from tests.warehouse import dbt_ok, load_landing
 
 START, END = date(2024, 10, 1), date(2025, 6, 28)
 HORIZON_DAYS = 90
@@ -64,45 +60,9 @@ def scored_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("churn")
     landing, warehouse = root / "landing", root / "warehouse.duckdb"
     generate(landing, accounts=400, start=START, end=END, seed=11, bad_rate=0.0)
-    con = duckdb.connect(str(warehouse))
-    try:
-        for entity in ENTITIES.values():
-            load_entity(
-                con,
-                entity,
-                landing,
-                load_id="churn-test",
-                as_of_time=datetime.combine(END + timedelta(days=1), time(), tzinfo=UTC).replace(
-                    tzinfo=None
-                ),
-            )
-    finally:
-        con.close()
-    env = {
-        **os.environ,
-        "HEALTH_WAREHOUSE_PATH": str(warehouse),
-        "HEALTH_AS_OF": END.isoformat(),
-    }
-    for name in ("HEALTH_SCORE_FROM", "HEALTH_SCORE_TO", "HEALTH_START_DATE", "HEALTH_CONFIG_DIR"):
-        env.pop(name, None)
-    subprocess.run(
-        [
-            str(DBT_EXECUTABLE),
-            "build",
-            "--exclude",
-            "test_type:unit",
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(root / "target"),
-            "--log-path",
-            str(root / "logs"),
-            "--quiet",
-        ],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        check=True,
-    )
+    load_landing(landing, warehouse, END)
+    dbt_ok(["build", "--exclude", "test_type:unit"], root, END,
+           HEALTH_WAREHOUSE_PATH=str(warehouse))  # fmt: skip
     return warehouse
 
 
@@ -151,32 +111,10 @@ def test_score_separates_churners_better_than_days_since_last_activity(
 def test_dbt_unit_tests_pass(scored_warehouse: Path, tmp_path: Path) -> None:
     """The dbt unit tests (every scoring formula on hand-made rows) against a built
     warehouse; pipeline runs leave them out."""
-    env = {
-        **os.environ,
-        "HEALTH_WAREHOUSE_PATH": str(scored_warehouse),
-        "HEALTH_AS_OF": END.isoformat(),
-    }
-    result = subprocess.run(
-        [
-            str(DBT_EXECUTABLE),
-            "test",
-            "--select",
-            "test_type:unit",
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-5000:]
-    passed = re.search(r"PASS=(\d+) WARN=0 ERROR=0", result.stdout)
-    assert passed and int(passed.group(1)) >= 40, result.stdout[-2000:]
+    out = dbt_ok(["test", "--select", "test_type:unit"], tmp_path, END,
+                 HEALTH_WAREHOUSE_PATH=str(scored_warehouse))  # fmt: skip
+    passed = re.search(r"PASS=(\d+) WARN=0 ERROR=0", out)
+    assert passed and int(passed.group(1)) >= 40, out[-2000:]
 
 
 def test_sample_data_exercises_every_scorecard(scored_warehouse: Path) -> None:

@@ -33,7 +33,11 @@ parents as (
 ),
 
 members as (
-    select parents.parent_account_id, fact.*
+    select
+        parents.parent_account_id as rollup_account_id,
+        fact.as_of_date,
+        fact.health_score,
+        fact.mrr
     from fact
     cross join scoring_window
     inner join parents
@@ -45,7 +49,7 @@ members as (
 
 rollup as (
     select
-        members.parent_account_id,
+        members.rollup_account_id as parent_account_id,
         members.as_of_date,
         settings.rollup_method,
         count(*) as member_accounts,
@@ -62,7 +66,7 @@ rollup as (
         end as rollup_score
     from members
     cross join settings
-    group by members.parent_account_id, members.as_of_date, settings.rollup_method
+    group by members.rollup_account_id, members.as_of_date, settings.rollup_method
 ),
 
 final as (

@@ -1,0 +1,142 @@
+"""Copy DuckDB tables into PostgreSQL: the raw layer for `dbt --target postgres`, and
+later the published marts for BI tools that speak Postgres.
+
+Connection settings come from the same HEALTH_PG_* variables as dbt's `postgres`
+target (dbt_project/profiles.yml). Each table is replaced inside one transaction and
+streamed with COPY, so readers see the old table or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import duckdb
+import psycopg2
+import psycopg2.extensions
+import pyarrow.csv as pacsv
+from psycopg2 import sql
+
+COPY_BATCH_ROWS = 100_000
+
+_TYPES = {
+    "VARCHAR": "text",
+    "DATE": "date",
+    "BOOLEAN": "boolean",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "SMALLINT": "smallint",
+    "HUGEINT": "numeric",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    @classmethod
+    def from_env(cls) -> PostgresSettings:
+        return cls(
+            host=os.environ.get("HEALTH_PG_HOST", "127.0.0.1"),
+            port=int(os.environ.get("HEALTH_PG_PORT", "5432")),
+            user=os.environ.get("HEALTH_PG_USER", "postgres"),
+            password=os.environ.get("HEALTH_PG_PASSWORD", ""),
+            database=os.environ.get("HEALTH_PG_DATABASE", "test"),
+        )
+
+    def connect(self, database: str | None = None) -> psycopg2.extensions.connection:
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database or self.database,
+            connect_timeout=5,
+        )
+
+    def describe(self) -> str:
+        """Where the server is, without the password (safe to log)."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+def postgres_type(duckdb_type: str) -> str:
+    """The Postgres column type for a DuckDB one (DECIMAL(p,s) keeps its precision)."""
+    if duckdb_type.startswith("DECIMAL"):
+        return duckdb_type.replace("DECIMAL", "numeric")
+    try:
+        return _TYPES[duckdb_type]
+    except KeyError:
+        raise ValueError(f"no Postgres type for DuckDB type {duckdb_type}") from None
+
+
+def copy_table(
+    source: duckdb.DuckDBPyConnection,
+    target: psycopg2.extensions.connection,
+    schema: str,
+    table: str,
+    target_schema: str | None = None,
+) -> int:
+    """Replace `target_schema.table` in Postgres with DuckDB's `schema.table`; rows copied."""
+    target_schema = target_schema or schema
+    columns = source.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    if not columns:
+        raise ValueError(f"DuckDB table {schema}.{table} does not exist")
+    qualified = sql.Identifier(target_schema, table)
+    definition = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(postgres_type(kind)))
+        for name, kind in columns
+    )
+    copied = 0
+    with target, target.cursor() as cur:  # one transaction: the old table or the new one
+        cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(target_schema)))
+        cur.execute(sql.SQL("drop table if exists {}").format(qualified))
+        cur.execute(sql.SQL("create table {} ({})").format(qualified, definition))
+        reader = source.sql(
+            f'select * from "{schema}"."{table}"'  # names come from information_schema
+        ).to_arrow_reader(COPY_BATCH_ROWS)
+        # every value quoted, nulls left empty: COPY tells NULL from the empty string
+        copy = sql.SQL("copy {} from stdin with (format csv)").format(qualified)
+        options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, options)
+            buffer.seek(0)
+            cur.copy_expert(copy.as_string(cur), buffer)
+            copied += batch.num_rows
+    return copied
+
+
+def copy_schema(
+    duckdb_path: str, settings: PostgresSettings, schema: str, target_schema: str | None = None
+) -> dict[str, int]:
+    """Copy every table of a DuckDB schema to Postgres; rows copied per table."""
+    source = duckdb.connect(duckdb_path, read_only=True)
+    target = settings.connect()
+    try:
+        tables = [
+            row[0]
+            for row in source.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+                [schema],
+            ).fetchall()
+        ]
+        return {table: copy_table(source, target, schema, table, target_schema) for table in tables}
+    finally:
+        target.close()
+        source.close()
