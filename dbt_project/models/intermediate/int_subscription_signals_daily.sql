@@ -77,7 +77,9 @@ per_day as (
         live_subscriptions.as_of_date,
         live_subscriptions.observation,
         max(state_points.points) as subscription_state_points,
-        max(live_subscriptions.subscription_days) as subscription_tenure_days,
+        -- tenure of the subscriptions still running: an ended one does not count
+        max(case when live_subscriptions.subscription_state not in ('ended', 'churned')
+            then live_subscriptions.subscription_days end) as subscription_tenure_days,
         sum(live_subscriptions.is_billed * live_subscriptions.mrr) as mrr,
         sum(case when live_subscriptions.subscription_state = 'past_due' then 1 else 0 end)
             as past_due_subscriptions,
