@@ -31,8 +31,18 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
         name = f"raw/{entity}:raw_{entity}"
         assert name in checks, sorted(checks)
         assert graph.get_check_spec(checks[name]).blocking
-    # dbt tests become asset checks on the fact table
+    # dbt tests become asset checks on the fact table, singular ones included
     assert any(k.startswith("marts/fct_customer_health_daily:") for k in checks)
+    assert "marts/fct_health_score_drivers:assert_contributions_sum_to_score" in checks
+    assert "marts/fct_health_score_drivers:assert_attributions_sum_to_changes" in checks
+
+    # publishing waits for every mart it copies
+    from orchestration.defs.publish.assets import PUBLISHED_MODELS
+
+    serving = graph.get(dg.AssetKey(["serving", "health_duckdb"]))
+    assert {f"marts/{model}" for model in PUBLISHED_MODELS} <= {
+        key.to_user_string() for key in serving.parent_keys
+    }
 
     job = defs.resolve_job_def("health_pipeline")
     assert job.partitions_def is not None

@@ -8,7 +8,15 @@ from orchestration.defs.dbt.assets import health_dbt_models
 from orchestration.defs.publish.serving import publish_serving_file
 from orchestration.defs.warehouse import WAREHOUSE_POOL, WarehouseResource
 
-FACT_KEY = get_asset_key_for_model([health_dbt_models], "fct_customer_health_daily")
+PUBLISHED_MODELS = (
+    "fct_customer_health_daily",
+    "fct_health_score_drivers",
+    "dim_accounts",
+    "mart_health_segment_daily",
+    "mart_health_parent_daily",
+    "mart_health_movers",
+)
+MART_KEYS = [get_asset_key_for_model([health_dbt_models], model) for model in PUBLISHED_MODELS]
 
 
 @dg.asset(
@@ -17,7 +25,7 @@ FACT_KEY = get_asset_key_for_model([health_dbt_models], "fct_customer_health_dai
         "The published serving file ($HEALTH_DATA_DIR/serving/health.duckdb) that BI reads: "
         "the marts, swapped in atomically only after every blocking check of the run passed."
     ),
-    deps=[FACT_KEY],
+    deps=MART_KEYS,
     group_name="publish",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
