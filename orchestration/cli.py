@@ -112,7 +112,7 @@ def run_pipeline(settings: Settings, window: RunWindow) -> bool:
 
 def report_failures(result: object) -> None:
     """Name each failed step and each failed check with its evidence."""
-    from dagster import DagsterEventType
+    from dagster import AssetCheckSeverity, DagsterEventType
 
     for event in result.all_events:  # type: ignore[attr-defined]
         if event.event_type == DagsterEventType.STEP_FAILURE:
@@ -123,15 +123,19 @@ def report_failures(result: object) -> None:
             if failure is not None and failure.description:
                 message = failure.description.strip()
             else:
-                message = error.message.strip() if error else "unknown error"
+                # an exception in user code is wrapped: the cause says what went wrong
+                cause = error.cause if error and error.cause else error
+                message = cause.message.strip() if cause else "unknown error"
             print(f"FAILED step {event.step_key}: {message}", file=sys.stderr)
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 evidence = evaluation.metadata.get("failed_expectations")
                 shown = evidence.value if evidence is not None else ""
+                # a warn-severity check flags something for a person; it does not block
+                verdict = "WARNING" if evaluation.severity == AssetCheckSeverity.WARN else "FAILED"
                 print(
-                    f"FAILED check {evaluation.asset_check_key.to_user_string()}: {shown}",
+                    f"{verdict} check {evaluation.asset_check_key.to_user_string()}: {shown}",
                     file=sys.stderr,
                 )
 

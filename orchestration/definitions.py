@@ -10,6 +10,7 @@ from orchestration.defs.dbt.assets import health_dbt_models
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.publish.assets import serving_health_duckdb
+from orchestration.defs.quality.assets import fact_exit_checks, quality_gate
 from orchestration.defs.warehouse import DAILY, WarehouseResource
 
 health_pipeline = dg.define_asset_job(
@@ -23,7 +24,8 @@ health_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[scoring_config, *ingest_assets, health_dbt_models, serving_health_duckdb],
+    assets=[scoring_config, *ingest_assets, health_dbt_models, quality_gate, serving_health_duckdb],
+    asset_checks=[fact_exit_checks],
     jobs=[health_pipeline],
     resources={
         "warehouse": WarehouseResource(),

@@ -37,12 +37,19 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
     assert "marts/fct_health_score_drivers:assert_attributions_sum_to_changes" in checks
 
     # publishing waits for every mart it copies
-    from orchestration.defs.publish.assets import PUBLISHED_MODELS
+    from orchestration.defs.dbt.assets import MART_MODELS
 
     serving = graph.get(dg.AssetKey(["serving", "health_duckdb"]))
-    assert {f"marts/{model}" for model in PUBLISHED_MODELS} <= {
+    assert {"quality/gate", *(f"marts/{model}" for model in MART_MODELS)} <= {
         key.to_user_string() for key in serving.parent_keys
     }
+    # the exit checks: a blocking suite and a drift flag on the fact table
+    assert graph.get_check_spec(
+        checks["marts/fct_customer_health_daily:fct_customer_health_daily"]
+    ).blocking
+    assert not graph.get_check_spec(
+        checks["marts/fct_customer_health_daily:fct_customer_health_daily_drift"]
+    ).blocking
 
     job = defs.resolve_job_def("health_pipeline")
     assert job.partitions_def is not None

@@ -1,0 +1,113 @@
+"""The exit checks on the fact table and the gate every publish and sync waits for.
+
+The gate reads `quality.quality_check_results` for its run: whatever path a failure
+took (a raw batch, a dbt test, the exit suite, a check that could not run), a blocking
+result there stops everything downstream of the gate.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+from dagster import AssetCheckExecutionContext, AssetExecutionContext
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.defs.dbt.assets import MART_MODELS, health_dbt_models
+from orchestration.defs.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exit_checks
+from orchestration.defs.quality.results import blocking_results, record_results
+from orchestration.defs.warehouse import WAREHOUSE_POOL, WarehouseResource
+
+FACT_KEY = get_asset_key_for_model([health_dbt_models], "fct_customer_health_daily")
+MART_KEYS = [get_asset_key_for_model([health_dbt_models], model) for model in MART_MODELS]
+QUALITY_GATE_KEY = dg.AssetKey(["quality", "gate"])
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            EXIT_SUITE,
+            asset=FACT_KEY,
+            blocking=True,
+            description=(
+                f"GX suite expectations/{EXIT_SUITE}.json on every day the run wrote: one row "
+                "per live account, scores and components in range, bands consistent with the "
+                "configured cut-offs. Blocking."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            DRIFT_SUITE,
+            asset=FACT_KEY,
+            description=(
+                f"GX suite expectations/{DRIFT_SUITE}.json: accounts changing band day over "
+                "day, the move of the lowest band's share, mean coverage. Flags, does not block."
+            ),
+        ),
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def fact_exit_checks(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult]:
+    with warehouse.connect() as con:
+        result = run_exit_checks(con)
+        record_results(con, context.run.run_id, result.records)
+    days = dg.MetadataValue.text(f"{result.first_day} .. {result.last_day}")
+    yield dg.AssetCheckResult(
+        check_name=EXIT_SUITE,
+        asset_key=FACT_KEY,
+        passed=result.suite.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "days": days,
+            "rows_validated": dg.MetadataValue.int(result.suite.rows),
+            "failed_expectations": dg.MetadataValue.json(result.suite.failures),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name=DRIFT_SUITE,
+        asset_key=FACT_KEY,
+        passed=result.drift.success,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "days": days,
+            "failed_expectations": dg.MetadataValue.json(result.drift.failures),
+        },
+    )
+
+
+@dg.asset(
+    key=QUALITY_GATE_KEY,
+    description=(
+        "The gate before publish and every sync: fails when any check of this run recorded "
+        "a blocking result in quality.quality_check_results (door, middle, exit), naming "
+        "each with its evidence."
+    ),
+    deps=MART_KEYS,
+    group_name="quality",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def quality_gate(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        blocking = blocking_results(con, context.run_id)
+        counts = con.execute(
+            "select status, count(*) from quality.quality_check_results where run_id = ?"
+            " group by status order by status",
+            [context.run_id],
+        ).fetchall()
+    if blocking:
+        lines = [
+            f"{stage} check {name} on {target}"
+            + (f" [{partition}]" if partition else "")
+            + f": {status}, {observed or ''} {evidence or ''}".rstrip()
+            for stage, name, target, partition, status, observed, evidence in blocking
+        ]
+        raise dg.Failure(
+            description="blocking quality checks failed:\n" + "\n".join(lines),
+            metadata={"blocking_results": dg.MetadataValue.int(len(blocking))},
+            allow_retries=False,
+        )
+    return dg.MaterializeResult(
+        metadata={f"checks_{status}": dg.MetadataValue.int(n) for status, n in counts}
+    )
