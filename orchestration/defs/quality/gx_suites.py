@@ -65,8 +65,13 @@ def _suite(name: str) -> Any:
     return context.suites.add_or_update(suite)
 
 
-def validate_frames(name: str, frames: Iterable[pd.DataFrame]) -> SuiteResult:
-    """Run suite `name` over each frame; collect every failed expectation with evidence."""
+def validate_frames(
+    name: str, frames: Iterable[pd.DataFrame], parameters: dict[str, Any] | None = None
+) -> SuiteResult:
+    """Run suite `name` over each frame; collect every failed expectation with evidence.
+
+    `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. an expected row count).
+    """
     _, batch_definition = _batch_definition()
     suite = _suite(name)
     result = SuiteResult(suite=name)
@@ -74,7 +79,7 @@ def validate_frames(name: str, frames: Iterable[pd.DataFrame]) -> SuiteResult:
         result.rows += len(frame)
         result.batches += 1
         validation = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-            suite
+            suite, expectation_parameters=parameters
         )
         for outcome in validation.results:
             if outcome.success:
