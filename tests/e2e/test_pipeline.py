@@ -345,3 +345,43 @@ def test_weight_change_rebuilds_only_the_days_it_is_run_for(
     new_version = versions[week.start]
     assert new_version != old_version
     assert {d for d, v in versions.items() if v == new_version} == in_week
+
+
+def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsys) -> None:
+    """Scores that break the exit suite (here: a suite that allows at most 1 point) stop
+    the run at the gate: the failure is named with its evidence and nothing is published."""
+    import json
+
+    from orchestration.defs.quality import gx_suites
+
+    settings, _ = pipeline
+    for suite in gx_suites.EXPECTATIONS_DIR.glob("*.json"):
+        (tmp_path / suite.name).write_text(suite.read_text())
+    strict = json.loads((tmp_path / "fct_customer_health_daily.json").read_text())
+    for expectation in strict["expectations"]:
+        if expectation["kwargs"].get("column") == "health_score":
+            expectation["kwargs"]["max_value"] = 1
+    (tmp_path / "fct_customer_health_daily.json").write_text(json.dumps(strict))
+    monkeypatch.setattr(gx_suites, "EXPECTATIONS_DIR", tmp_path)
+    gx_suites._suite.cache_clear()
+    before = sha256_of(settings.serving_path)
+    try:
+        assert not run_pipeline(settings, RunWindow(END, END))
+    finally:
+        monkeypatch.undo()
+        gx_suites._suite.cache_clear()
+    err = capsys.readouterr().err
+    assert "FAILED check marts/fct_customer_health_daily:fct_customer_health_daily:" in err
+    assert "'column': 'health_score'" in err
+    assert sha256_of(settings.serving_path) == before
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        recorded = con.execute(
+            "select status, observed_value from quality.quality_check_results"
+            " where stage = 'exit' and check_name = 'fct_customer_health_daily'"
+            " and partition = ? order by checked_at desc limit 1",
+            [END.isoformat()],
+        ).fetchone()
+    finally:
+        con.close()
+    assert recorded[0] == "fail" and "failed expectations" in recorded[1]
