@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.cli import RunWindow, resolve_window, run_pipeline
+from orchestration.contract import ENTITIES
 from orchestration.sample_data.generator import generate
 from orchestration.settings import SEEDS_DIR, Settings
 from tests.conftest import sha256_of
@@ -102,6 +103,23 @@ def test_fact_has_exactly_one_row_per_account_day(pipeline) -> None:
         f" or max(as_of_date) <> date '{END}'",
     )
     assert gaps == []
+    # every check of the run is published with the marts, and rendered in the Data Docs
+    checks = _fact(
+        settings.serving_path,
+        "select stage, check_name, status from quality_check_results"
+        " where run_id = (select run_id from publish_log)",
+    )
+    door = {name: status for stage, name, status in checks if stage == "door"}
+    assert door == {
+        f"{kind}_{entity}": "pass" for entity in ENTITIES for kind in ("raw", "contract")
+    }
+    assert len([c for c in checks if c[0] == "middle"]) > 100
+    assert {status for stage, _, status in checks if stage == "middle"} <= {"pass", "warn"}
+    [(run_id,)] = _fact(settings.serving_path, "select run_id from publish_log")
+    site = settings.data_dir / "docs" / "quality"
+    assert run_id in (site / "index.html").read_text()
+    for entity in ENTITIES:
+        assert list((site / "validations" / f"raw_{entity}" / run_id).glob("*/*.html"))
 
 
 def test_scores_are_in_range_and_versioned(pipeline) -> None:
@@ -165,6 +183,12 @@ def test_failed_run_leaves_serving_file_untouched(pipeline, capsys) -> None:
         assert "usage_events/broken.csv" in err
         assert "occurred_at" in err
         assert sha256_of(settings.serving_path) == before
+        [(evidence,)] = _fact(
+            settings.warehouse_path,
+            "select evidence from quality.quality_check_results"
+            " where check_name = 'contract_usage_events' and status = 'fail'",
+        )
+        assert "usage_events/broken.csv" in evidence and "occurred_at" in evidence
     finally:
         bad.unlink()  # the runs of the next tests show the pipeline passes again
 
@@ -252,6 +276,16 @@ def test_failed_blocking_check_stops_dbt_and_publish(
         assert "expect_column_values_to_be_in_set" in err and "'column': 'event_name'" in err
         # the row was loaded, but dbt did not run: its count is not there yet
         assert _usage_events_on(settings, "ACC-000001", END) == events_before
+        # the failure is in the warehouse's quality_check_results and in the Data Docs
+        [(run_id, evidence)] = _fact(
+            settings.warehouse_path,
+            "select run_id, evidence from quality.quality_check_results"
+            " where check_name = 'raw_usage_events' and status = 'fail'",
+        )
+        assert "expect_column_values_to_be_in_set" in evidence and "event_name" in evidence
+        site = settings.data_dir / "docs" / "quality"
+        assert run_id in (site / "index.html").read_text()
+        assert list((site / "validations" / "raw_usage_events" / run_id).glob("*/*.html"))
         # a plain re-run checks the failed batch again: the gate cannot be bypassed
         assert not run_pipeline(settings, window)
         assert "FAILED check raw/usage_events:raw_usage_events" in capsys.readouterr().err

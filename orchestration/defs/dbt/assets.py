@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
 from orchestration.defs.config.assets import checked_config
 from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.quality.dbt_results import dbt_test_records, missing_results_record
+from orchestration.defs.quality.results import partition_range, record_results
 from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
@@ -99,7 +101,8 @@ def health_dbt_models(
 
     The scoring configuration is validated first, so that a run that selects only dbt
     stops on a broken seed file before dbt loads it. dbt unit tests check the SQL, not
-    the data, so runs leave them out (`make test` runs them).
+    the data, so runs leave them out (`make test` runs them). Every test's result goes
+    to quality.quality_check_results when the build ends, passed or failed.
     """
     settings = warehouse.settings()
     window = context.partition_time_window
@@ -110,4 +113,47 @@ def health_dbt_models(
     env = dbt_environment(settings, score_from, score_to)
     context.log.info(f"dbt build for {score_from} .. {score_to}")
     with patched_environ(env):
-        yield from dbt.cli(["build", "--exclude", "test_type:unit"], context=context).stream()
+        invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
+        try:
+            yield from invocation.stream()
+        finally:
+            partition = partition_range(window.start.astimezone(UTC).date(), last_day)
+            record_test_results(context, warehouse, invocation, partition)
+
+
+def record_test_results(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    invocation: DbtCliInvocation,
+    partition: str,
+) -> None:
+    """Write one quality record per dbt test of the invocation (from its run_results.json)."""
+    if invocation.process.poll() is None:
+        # the step was interrupted while dbt runs: dbt holds the warehouse, nothing to read
+        context.log.warning("dbt build interrupted: its test results are not recorded")
+        return
+    run_results = invocation.target_path / "run_results.json"
+    if run_results.exists():
+        records = dbt_test_records(
+            invocation.get_artifact("run_results.json"),
+            invocation.manifest,
+            partition=partition,
+            target_path=invocation.target_path,
+        )
+    else:
+        error = invocation.get_error()
+        records = [
+            missing_results_record(
+                f"dbt wrote no {run_results}" + (f": {error}" if error else ""),
+                partition=partition,
+            )
+        ]
+    with warehouse.connect() as con:
+        record_results(con, context.run_id, records)
+    not_passed = [
+        f"{r.check_name} ({r.status})" for r in records if r.status in ("fail", "warn", "error")
+    ]
+    context.log.info(
+        f"recorded {len(records)} dbt test results in quality.quality_check_results"
+        + (f"; not passed: {', '.join(not_passed)}" if not_passed else "")
+    )

@@ -1,7 +1,13 @@
-"""One daily-partitioned Dagster asset per landing entity, each gated by its GX suite."""
+"""One daily-partitioned Dagster asset per landing entity, each gated by its GX suite.
 
+Every run records its door checks in quality.quality_check_results (the landing
+contract per entity, the GX suite per entity) before it reports them, and renders the
+suite's batches into the GX Data Docs site, failures included.
+"""
+
+import time
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -15,7 +21,9 @@ from orchestration.defs.ingest.loader import (
     mark_validated,
     unvalidated_rows_sql,
 )
+from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
+from orchestration.defs.quality.results import CheckRecord, partition_range, record_results
 from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
 
 GX_BATCH_ROWS = 1_000_000
@@ -42,7 +50,40 @@ def _load_metadata(result: EntityLoad) -> dict[str, dg.MetadataValue]:
     }
 
 
-def _check_result(entity: Entity, suite: SuiteResult) -> dg.AssetCheckResult:
+def contract_record(entity: Entity, result: EntityLoad, partition: str) -> CheckRecord:
+    """The landing contract of one load: fails when a file was rejected as a whole (a
+    missing required column, an unreadable file); rejected rows are quarantined, not failed."""
+    failed = [{"file": f.source_file, "error": f.error} for f in result.failed]
+    return CheckRecord(
+        stage="door",
+        check_name=f"contract_{entity.name}",
+        target=f"raw.{entity.name}",
+        severity="error",
+        status="fail" if failed else "pass",
+        partition=partition,
+        observed_value=(
+            f"{result.count('loaded')} files loaded, {len(failed)} rejected; "
+            f"{result.rows_loaded} rows loaded, {result.rows_quarantined} quarantined"
+        ),
+        evidence={"rejected_files": failed} if failed else {},
+    )
+
+
+def suite_record(entity: Entity, suite: SuiteResult, partition: str) -> CheckRecord:
+    """One run of the entity's GX suite over its unvalidated batches."""
+    return CheckRecord(
+        stage="door",
+        check_name=suite_name(entity),
+        target=f"raw.{entity.name}",
+        severity="error",
+        status="pass" if suite.success else "fail",
+        partition=partition,
+        observed_value=f"{suite.rows} rows, {len(suite.failures)} failed expectations",
+        evidence={"failed_expectations": suite.failures} if suite.failures else {},
+    )
+
+
+def _check_result(entity: Entity, suite: SuiteResult, docs: DataDocs) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=suite_name(entity),
         asset_key=dg.AssetKey(["raw", entity.name]),
@@ -52,6 +93,7 @@ def _check_result(entity: Entity, suite: SuiteResult) -> dg.AssetCheckResult:
             "rows_validated": dg.MetadataValue.int(suite.rows),
             "batches": dg.MetadataValue.int(suite.batches),
             "failed_expectations": dg.MetadataValue.json(suite.failures),
+            "data_docs": dg.MetadataValue.path(str(docs.index_path)),
         },
     )
 
@@ -87,7 +129,11 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         settings = warehouse.settings()
-        window_end = context.partition_time_window.end.astimezone(UTC).replace(tzinfo=None)
+        window = context.partition_time_window
+        window_end = window.end.astimezone(UTC).replace(tzinfo=None)
+        partition = partition_range(
+            window.start.astimezone(UTC).date(), (window_end - timedelta(days=1)).date()
+        )
         with warehouse.connect() as con:
             result = load_entity(
                 con,
@@ -103,6 +149,7 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                 f"from {result.count('loaded')} new or changed files "
                 f"({result.count('unchanged')} unchanged, {result.count('deferred')} deferred)"
             )
+            record_results(con, context.run_id, [contract_record(entity, result, partition)])
             if result.failed:
                 raise dg.Failure(
                     description="\n".join(f.error or f.source_file for f in result.failed),
@@ -110,13 +157,41 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                 )
             reader = con.sql(unvalidated_rows_sql(entity)).to_arrow_reader(GX_BATCH_ROWS)
             frames = (batch.to_pandas() for batch in reader)
-            suite = validate_frames(suite_name(entity), _non_empty(frames))
+            docs = DataDocs(settings.data_dir, context.run_id, f"{entity.name}_{partition}")
+            started = time.monotonic()
+            with docs:  # the site is written when the suite is done, whatever the outcome
+                try:
+                    suite = validate_frames(suite_name(entity), _non_empty(frames), docs=docs)
+                except Exception as exc:
+                    record_results(con, context.run_id, [_error_record(entity, partition, exc)])
+                    raise
+                validated = time.monotonic()
+            context.log.info(
+                f"{suite.suite}: {suite.rows} rows, {len(suite.failures)} failed expectations "
+                f"(validated in {validated - started:.1f} s); GX Data Docs written in "
+                f"{time.monotonic() - validated:.1f} s: {docs.index_path}"
+            )
+            # recorded before the check is reported: a failed run keeps its evidence
+            record_results(con, context.run_id, [suite_record(entity, suite, partition)])
             if suite.success:
                 mark_validated(con, entity)
         yield dg.MaterializeResult(metadata=_load_metadata(result))
-        yield _check_result(entity, suite)
+        yield _check_result(entity, suite, docs)
 
     return ingest
+
+
+def _error_record(entity: Entity, partition: str, exc: Exception) -> CheckRecord:
+    """The suite could not run at all (blocks, like a failure)."""
+    return CheckRecord(
+        stage="door",
+        check_name=suite_name(entity),
+        target=f"raw.{entity.name}",
+        severity="error",
+        status="error",
+        partition=partition,
+        evidence={"error": f"{type(exc).__name__}: {exc}"},
+    )
 
 
 def _non_empty(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -16,7 +16,9 @@ import duckdb
 
 from orchestration.landing import utc_now
 
-PUBLISHED_SCHEMAS = ("marts",)
+PUBLISHED_SCHEMAS = ("marts", "quality")
+"""Copied into the serving file's `main` schema under their own names: the marts, and
+`quality_check_results` (every check of every run) for BI's data-quality status."""
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from orchestration.settings import EXPECTATIONS_DIR
+
+if TYPE_CHECKING:
+    from orchestration.defs.quality.data_docs import DataDocs
 
 
 @dataclass
@@ -66,11 +69,16 @@ def _suite(name: str) -> Any:
 
 
 def validate_frames(
-    name: str, frames: Iterable[pd.DataFrame], parameters: dict[str, Any] | None = None
+    name: str,
+    frames: Iterable[pd.DataFrame],
+    parameters: dict[str, Any] | None = None,
+    *,
+    docs: DataDocs | None = None,
 ) -> SuiteResult:
     """Run suite `name` over each frame; collect every failed expectation with evidence.
 
     `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. an expected row count).
+    `docs` keeps each batch's GX result for the Data Docs site (see data_docs.py).
     """
     _, batch_definition = _batch_definition()
     suite = _suite(name)
@@ -81,6 +89,8 @@ def validate_frames(
         validation = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
             suite, expectation_parameters=parameters
         )
+        if docs is not None:
+            docs.add(validation)
         for outcome in validation.results:
             if outcome.success:
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -109,3 +109,8 @@ def blocking_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]
         """,
         [run_id],
     ).fetchall()
+
+
+def partition_range(first: date, last: date) -> str:
+    """The days a run checked, as stored in `partition`: `YYYY-MM-DD..YYYY-MM-DD`."""
+    return f"{first.isoformat()}..{last.isoformat()}"
