@@ -12,6 +12,7 @@ from dagster import AssetCheckExecutionContext, AssetExecutionContext
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import MART_MODELS, health_dbt_models
+from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exit_checks
 from orchestration.defs.quality.results import blocking_results, record_results
 from orchestration.defs.warehouse import WAREHOUSE_POOL, WarehouseResource
@@ -47,9 +48,11 @@ QUALITY_GATE_KEY = dg.AssetKey(["quality", "gate"])
 def fact_exit_checks(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
-    with warehouse.connect() as con:
-        result = run_exit_checks(con)
-        record_results(con, context.run.run_id, result.records)
+    run_id = context.run.run_id
+    docs = DataDocs(warehouse.settings().data_dir, run_id, "fct_customer_health_daily")
+    with warehouse.connect() as con, docs:
+        result = run_exit_checks(con, docs)
+        record_results(con, run_id, result.records)
     days = dg.MetadataValue.text(f"{result.first_day} .. {result.last_day}")
     yield dg.AssetCheckResult(
         check_name=EXIT_SUITE,
@@ -58,6 +61,7 @@ def fact_exit_checks(
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "days": days,
+            "data_docs": dg.MetadataValue.path(str(docs.index_path)),
             "rows_validated": dg.MetadataValue.int(result.suite.rows),
             "failed_expectations": dg.MetadataValue.json(result.suite.failures),
         },

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
 from orchestration.defs.quality.results import CheckRecord
 
@@ -107,20 +108,24 @@ def drift_frame(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date)
                 and yesterday.as_of_date = today.as_of_date - 1
             where today.as_of_date between ? and ?
             group by today.as_of_date
+        ),
+        changes as (
+            select
+                days.as_of_date,
+                coalesce(band_changes.band_change_share, 0.0) as band_change_share,
+                -- lag before filtering: the day before the first written day counts
+                coalesce(
+                    days.lowest_band_share
+                        - lag(days.lowest_band_share) over (order by days.as_of_date),
+                    0.0
+                ) as lowest_band_share_change,
+                days.mean_coverage
+            from days
+            left join band_changes using (as_of_date)
         )
-        select
-            days.as_of_date,
-            coalesce(band_changes.band_change_share, 0.0) as band_change_share,
-            coalesce(
-                days.lowest_band_share
-                    - lag(days.lowest_band_share) over (order by days.as_of_date),
-                0.0
-            ) as lowest_band_share_change,
-            days.mean_coverage
-        from days
-        left join band_changes using (as_of_date)
-        where days.as_of_date >= ?
-        order by days.as_of_date
+        select * from changes
+        where as_of_date >= ?
+        order by as_of_date
         """,
         [first_day - timedelta(days=1), last_day, first_day, last_day, max(first_day, settled)],
     ).df()
@@ -139,8 +144,9 @@ def _record(result: SuiteResult, severity: str, partition: str) -> CheckRecord:
     )
 
 
-def run_exit_checks(con: duckdb.DuckDBPyConnection) -> ExitResult:
-    """Validate every written day (blocking suite, one record a day) and the drift (warn)."""
+def run_exit_checks(con: duckdb.DuckDBPyConnection, docs: DataDocs | None = None) -> ExitResult:
+    """Validate every written day (blocking suite, one record a day) and the drift (warn);
+    with `docs`, every validation goes into the Data Docs site."""
     first_day, last_day = written_days(con)
     band_labels = [
         row[0] for row in con.execute("select band from config.scoring_bands").fetchall()
@@ -154,6 +160,7 @@ def run_exit_checks(con: duckdb.DuckDBPyConnection) -> ExitResult:
             EXIT_SUITE,
             _frames(con, day),
             parameters={**parameters, "active_accounts": _active_accounts(con, day)},
+            docs=docs,
         )
         records.append(_record(daily, "error", day.isoformat()))
         merged.rows += daily.rows
@@ -161,7 +168,7 @@ def run_exit_checks(con: duckdb.DuckDBPyConnection) -> ExitResult:
         merged.success &= daily.success
         merged.failures += [{"as_of_date": day.isoformat(), **f} for f in daily.failures]
         day += timedelta(days=1)
-    drift = validate_frames(DRIFT_SUITE, [drift_frame(con, first_day, last_day)])
+    drift = validate_frames(DRIFT_SUITE, [drift_frame(con, first_day, last_day)], docs=docs)
     records.append(_record(drift, "warn", f"{first_day}..{last_day}"))
     return ExitResult(first_day, last_day, merged, drift, records)
 
