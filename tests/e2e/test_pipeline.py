@@ -249,7 +249,8 @@ def test_failed_blocking_check_stops_dbt_and_publish(
 
     from orchestration.defs.quality import gx_suites
 
-    settings, window = pipeline
+    settings, _ = pipeline
+    late_day = RunWindow(END, END)
     strict = json.loads((gx_suites.EXPECTATIONS_DIR / "raw_usage_events.json").read_text())
     strict["expectations"].append(
         {
@@ -270,7 +271,7 @@ def test_failed_blocking_check_stops_dbt_and_publish(
         f"LATE-1,ACC-000001,login,{END.isoformat()}T12:00:00Z\n"
     )
     try:
-        assert not run_pipeline(settings, window)
+        assert not run_pipeline(settings, late_day)
         err = capsys.readouterr().err
         assert "FAILED check raw/usage_events:raw_usage_events" in err
         assert "expect_column_values_to_be_in_set" in err and "'column': 'event_name'" in err
@@ -287,16 +288,16 @@ def test_failed_blocking_check_stops_dbt_and_publish(
         assert run_id in (site / "index.html").read_text()
         assert list((site / "validations" / "raw_usage_events" / run_id).glob("*/*.html"))
         # a plain re-run checks the failed batch again: the gate cannot be bypassed
-        assert not run_pipeline(settings, window)
+        assert not run_pipeline(settings, late_day)
         assert "FAILED check raw/usage_events:raw_usage_events" in capsys.readouterr().err
-        assert sha256_of(settings.serving_path) == before
         assert sha256_of(settings.serving_path) == before
     finally:
         monkeypatch.undo()
         gx_suites._suite.cache_clear()
         extra.unlink()
-    # with the suite restored the next run passes, and dbt now counts the late event
-    assert run_pipeline(settings, window)
+    # with the suite restored the next run (of the late event's day) passes, and dbt
+    # now counts the late event
+    assert run_pipeline(settings, late_day)
     assert _usage_events_on(settings, "ACC-000001", END) == events_before + 1
     assert sha256_of(settings.serving_path) != before
 

@@ -61,7 +61,8 @@ def scored_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     landing, warehouse = root / "landing", root / "warehouse.duckdb"
     generate(landing, accounts=400, start=START, end=END, seed=11, bad_rate=0.0)
     load_landing(landing, warehouse, END)
-    dbt_ok(["build", "--exclude", "test_type:unit"], root, END,
+    # models and seeds only: the data tests run in every pipeline test already
+    dbt_ok(["build", "--exclude", "resource_type:test"], root, END,
            HEALTH_WAREHOUSE_PATH=str(warehouse))  # fmt: skip
     return warehouse
 
