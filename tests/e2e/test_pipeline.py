@@ -415,7 +415,7 @@ def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsy
             "select status, observed_value from quality.quality_check_results"
             " where stage = 'exit' and check_name = 'fct_customer_health_daily'"
             " and partition = ? order by checked_at desc limit 1",
-            [END.isoformat()],
+            [f"{END}..{END}"],
         ).fetchone()
     finally:
         con.close()

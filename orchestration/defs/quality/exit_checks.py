@@ -1,7 +1,7 @@
 """The exit checks: every day of fct_customer_health_daily that a run wrote, validated
 before anything is published.
 
-- `fct_customer_health_daily` (blocking): one row per live account, keys unique, scores
+- `fct_customer_health_daily` (blocking): one row per live account each day, keys unique, scores
   and components in range, bands the configured labels and consistent with the scores.
 - `fct_customer_health_daily_drift` (warn): per day against the day before, the share of
   accounts that changed band, the move of the share in the lowest band, mean coverage.
@@ -11,7 +11,6 @@ The days are those of `intermediate.int_scoring_window` (what the dbt build just
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -20,7 +19,7 @@ import pandas as pd
 
 from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
-from orchestration.defs.quality.results import CheckRecord
+from orchestration.defs.quality.results import CheckRecord, partition_range
 
 FACT = "marts.fct_customer_health_daily"
 EXIT_SUITE = "fct_customer_health_daily"
@@ -44,30 +43,44 @@ def written_days(con: duckdb.DuckDBPyConnection) -> tuple[date, date]:
     ).fetchone()
 
 
-def _day_frame(con: duckdb.DuckDBPyConnection, day: date) -> pd.DataFrame:
+def written_rows(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) -> pd.DataFrame:
+    """The fact rows of the written days, with two derived columns the suite checks:
+    whether the row's band is the one its score falls in, and whether its day holds as
+    many rows as the spine has live accounts that day."""
     return con.execute(
         f"""
+        with live_accounts as (
+            select as_of_date, count(*) as live_accounts
+            from intermediate.int_account_days
+            where as_of_date between ? and ?
+            group by as_of_date
+        )
         select
             fact.*,
             coalesce(
                 case when fact.health_score is null then fact.health_band = '{NO_DATA_BAND}'
                     else fact.health_band = bands.band end,
                 false
-            ) as band_matches_cutoffs
+            ) as band_matches_cutoffs,
+            count(*) over (partition by fact.as_of_date) = live_accounts.live_accounts
+                as day_has_every_live_account
         from {FACT} as fact
+        left join live_accounts
+            on live_accounts.as_of_date = fact.as_of_date
         left join config.scoring_bands as bands
             on fact.health_score >= bands.min_score
             and (fact.health_score < bands.max_score
                 or (bands.max_score >= 100 and fact.health_score <= bands.max_score))
-        where fact.as_of_date = ?
+        where fact.as_of_date between ? and ?
         """,
-        [day],
+        [first_day, last_day, first_day, last_day],
     ).df()
 
 
-def _active_accounts(con: duckdb.DuckDBPyConnection, day: date) -> int:
+def _live_account_days(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) -> int:
     return con.execute(
-        "select count(*) from intermediate.int_account_days where as_of_date = ?", [day]
+        "select count(*) from intermediate.int_account_days where as_of_date between ? and ?",
+        [first_day, last_day],
     ).fetchone()[0]
 
 
@@ -145,33 +158,20 @@ def _record(result: SuiteResult, severity: str, partition: str) -> CheckRecord:
 
 
 def run_exit_checks(con: duckdb.DuckDBPyConnection, docs: DataDocs | None = None) -> ExitResult:
-    """Validate every written day (blocking suite, one record a day) and the drift (warn);
-    with `docs`, every validation goes into the Data Docs site."""
+    """Validate the written days (blocking) and their drift (warn), one batch each; with
+    `docs`, both validations go into the Data Docs site."""
     first_day, last_day = written_days(con)
     band_labels = [
         row[0] for row in con.execute("select band from config.scoring_bands").fetchall()
     ]
-    parameters = {"band_labels": [*band_labels, NO_DATA_BAND]}
-    merged = SuiteResult(suite=EXIT_SUITE)
-    records = []
-    day = first_day
-    while day <= last_day:
-        daily = validate_frames(
-            EXIT_SUITE,
-            _frames(con, day),
-            parameters={**parameters, "active_accounts": _active_accounts(con, day)},
-            docs=docs,
-        )
-        records.append(_record(daily, "error", day.isoformat()))
-        merged.rows += daily.rows
-        merged.batches += daily.batches
-        merged.success &= daily.success
-        merged.failures += [{"as_of_date": day.isoformat(), **f} for f in daily.failures]
-        day += timedelta(days=1)
+    parameters = {
+        "band_labels": [*band_labels, NO_DATA_BAND],
+        "live_account_days": _live_account_days(con, first_day, last_day),
+    }
+    days = partition_range(first_day, last_day)
+    suite = validate_frames(
+        EXIT_SUITE, [written_rows(con, first_day, last_day)], parameters, docs=docs
+    )
     drift = validate_frames(DRIFT_SUITE, [drift_frame(con, first_day, last_day)], docs=docs)
-    records.append(_record(drift, "warn", f"{first_day}..{last_day}"))
-    return ExitResult(first_day, last_day, merged, drift, records)
-
-
-def _frames(con: duckdb.DuckDBPyConnection, day: date) -> Iterator[pd.DataFrame]:
-    yield _day_frame(con, day)
+    records = [_record(suite, "error", days), _record(drift, "warn", days)]
+    return ExitResult(first_day, last_day, suite, drift, records)
