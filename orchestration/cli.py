@@ -131,7 +131,12 @@ def report_failures(result: object) -> None:
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 evidence = evaluation.metadata.get("failed_expectations")
-                shown = evidence.value if evidence is not None else ""
+                if evidence is not None:
+                    shown = evidence.value
+                else:  # a dbt test: its status, failure count and the like
+                    shown = ", ".join(
+                        f"{name}={entry.value}" for name, entry in evaluation.metadata.items()
+                    )[:500]
                 # a warn-severity check flags something for a person; it does not block
                 verdict = "WARNING" if evaluation.severity == AssetCheckSeverity.WARN else "FAILED"
                 print(
