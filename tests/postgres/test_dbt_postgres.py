@@ -15,6 +15,7 @@ import duckdb
 import psycopg2
 import pytest
 
+from orchestration.defs.dbt.assets import MART_MODELS
 from orchestration.postgres import PostgresSettings, copy_schema
 from orchestration.sample_data.generator import generate
 from tests.warehouse import dbt_ok, load_landing
@@ -80,17 +81,7 @@ def _rows(warehouse: Path, postgres: PostgresSettings, table: str) -> tuple[list
     return on_duckdb, on_postgres
 
 
-@pytest.mark.parametrize(
-    "table",
-    [
-        "fct_customer_health_daily",
-        "fct_health_score_drivers",
-        "dim_accounts",
-        "mart_health_segment_daily",
-        "mart_health_parent_daily",
-        "mart_health_movers",
-    ],
-)
+@pytest.mark.parametrize("table", MART_MODELS)
 def test_postgres_scores_exactly_like_duckdb(both_targets, table: str) -> None:
     on_duckdb, on_postgres = _rows(*both_targets, table)
     assert len(on_duckdb) > 0
