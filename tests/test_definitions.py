@@ -37,7 +37,7 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
     assert "marts/fct_health_score_drivers:assert_attributions_sum_to_changes" in checks
 
     # publishing waits for every mart it copies
-    from orchestration.defs.dbt.assets import MART_MODELS
+    from orchestration.defs.dbt.project import MART_MODELS
 
     serving = graph.get(dg.AssetKey(["serving", "health_duckdb"]))
     assert {"quality/gate", *(f"marts/{model}" for model in MART_MODELS)} <= {

@@ -15,7 +15,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from orchestration.defs.dbt.assets import MART_MODELS
+from orchestration.defs.dbt.project import MART_MODELS
 from orchestration.postgres import PostgresSettings, copy_schema
 from orchestration.sample_data.generator import generate
 from tests.warehouse import dbt_ok, load_landing

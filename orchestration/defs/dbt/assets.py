@@ -19,16 +19,6 @@ from orchestration.defs.quality.results import partition_range, record_results
 from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
-MART_MODELS = (
-    "fct_customer_health_daily",
-    "fct_health_score_drivers",
-    "dim_accounts",
-    "mart_health_segment_daily",
-    "mart_health_parent_daily",
-    "mart_health_movers",
-)
-"""The marts: what the gate checks and publish copies."""
-
 SEED_STAGING_DIR = DBT_PROJECT_DIR / "target" / "config_seeds"
 
 

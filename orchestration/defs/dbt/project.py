@@ -33,3 +33,14 @@ def prepare_manifest() -> None:
 
     dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
     dbt.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+
+
+MART_MODELS = (
+    "fct_customer_health_daily",
+    "fct_health_score_drivers",
+    "dim_accounts",
+    "mart_health_segment_daily",
+    "mart_health_parent_daily",
+    "mart_health_movers",
+)
+"""The marts: what the gate checks and publish copies."""

@@ -11,7 +11,8 @@ import dagster as dg
 from dagster import AssetCheckExecutionContext, AssetExecutionContext
 from dagster_dbt import get_asset_key_for_model
 
-from orchestration.defs.dbt.assets import MART_MODELS, health_dbt_models
+from orchestration.defs.dbt.assets import health_dbt_models
+from orchestration.defs.dbt.project import MART_MODELS
 from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exit_checks
 from orchestration.defs.quality.results import blocking_results, record_results
