@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -65,3 +66,11 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+def window_days(window: dg.TimeWindow) -> tuple[date, date]:
+    """The first and last day (UTC) of a run's partition window (its end is exclusive)."""
+    return (
+        window.start.astimezone(UTC).date(),
+        (window.end.astimezone(UTC) - timedelta(days=1)).date(),
+    )

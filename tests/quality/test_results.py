@@ -106,3 +106,20 @@ def test_round_trip_keeps_runs_apart_and_returns_only_blocking(tmp_path: Path) -
         assert partition == "2025-06-01..2025-06-02"
     finally:
         con.close()
+
+
+def test_suite_record_fails_or_warns_by_severity() -> None:
+    from orchestration.defs.quality.gx_suites import SuiteResult
+    from orchestration.defs.quality.results import suite_record
+
+    failed = SuiteResult(suite="s", success=False, rows=3, failures=[{"expectation": "x"}])
+    as_error = suite_record(failed, stage="exit", target="t", severity="error", partition="p")
+    as_warn = suite_record(failed, stage="exit", target="t", severity="warn", partition="p")
+    assert (as_error.status, as_error.blocks) == ("fail", True)
+    assert (as_warn.status, as_warn.blocks) == ("warn", False)
+    assert as_error.observed_value == "3 rows, 1 failed expectations"
+    assert as_error.evidence == {"failed_expectations": [{"expectation": "x"}]}
+    passed = suite_record(
+        SuiteResult(suite="s", rows=3), stage="door", target="t", severity="error", partition="p"
+    )
+    assert (passed.status, passed.evidence) == ("pass", {})

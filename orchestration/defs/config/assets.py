@@ -5,13 +5,13 @@ the run before any raw table changes; the dbt asset validates again itself, for 
 run that selects only dbt.
 """
 
-from datetime import UTC, date, timedelta
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.warehouse import DAILY, SINGLE_RUN
+from orchestration.defs.warehouse import DAILY, SINGLE_RUN, window_days
 from orchestration.scoring_config import ConfigSummary, ScoringConfigError, validate_config
 from orchestration.settings import Settings
 
@@ -50,7 +50,7 @@ def checked_config(config_dir: Path, as_of: date | None = None) -> ConfigSummary
     kinds={"python"},
 )
 def scoring_config(context: AssetExecutionContext) -> dg.MaterializeResult:
-    last_day = (context.partition_time_window.end.astimezone(UTC) - timedelta(days=1)).date()
+    _, last_day = window_days(context.partition_time_window)
     summary = checked_config(Settings.from_env().config_dir, as_of=last_day)
     context.log.info(f"scoring configuration OK: {summary}")
     return dg.MaterializeResult(

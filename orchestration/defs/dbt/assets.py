@@ -5,7 +5,6 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,13 @@ from orchestration.defs.config.assets import checked_config
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.quality.dbt_results import dbt_test_records, missing_results_record
 from orchestration.defs.quality.results import partition_range, record_results
-from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
+from orchestration.defs.warehouse import (
+    DAILY,
+    SINGLE_RUN,
+    WAREHOUSE_POOL,
+    WarehouseResource,
+    window_days,
+)
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 SEED_STAGING_DIR = DBT_PROJECT_DIR / "target" / "config_seeds"
@@ -95,11 +100,9 @@ def health_dbt_models(
     to quality.quality_check_results when the build ends, passed or failed.
     """
     settings = warehouse.settings()
-    window = context.partition_time_window
-    last_day = (window.end.astimezone(UTC) - timedelta(days=1)).date()
+    first_day, last_day = window_days(context.partition_time_window)
     checked_config(settings.config_dir, as_of=last_day)
-    score_from = window.start.astimezone(UTC).date().isoformat()
-    score_to = last_day.isoformat()
+    score_from, score_to = first_day.isoformat(), last_day.isoformat()
     env = dbt_environment(settings, score_from, score_to)
     context.log.info(f"dbt build for {score_from} .. {score_to}")
     with patched_environ(env):
@@ -107,7 +110,7 @@ def health_dbt_models(
         try:
             yield from invocation.stream()
         finally:
-            partition = partition_range(window.start.astimezone(UTC).date(), last_day)
+            partition = partition_range(first_day, last_day)
             record_test_results(context, warehouse, invocation, partition)
 
 

@@ -7,7 +7,7 @@ suite's batches into the GX Data Docs site, failures included.
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC
 
 import dagster as dg
 import pandas as pd
@@ -23,8 +23,19 @@ from orchestration.defs.ingest.loader import (
 )
 from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
-from orchestration.defs.quality.results import CheckRecord, partition_range, record_results
-from orchestration.defs.warehouse import DAILY, SINGLE_RUN, WAREHOUSE_POOL, WarehouseResource
+from orchestration.defs.quality.results import (
+    CheckRecord,
+    partition_range,
+    record_results,
+    suite_record,
+)
+from orchestration.defs.warehouse import (
+    DAILY,
+    SINGLE_RUN,
+    WAREHOUSE_POOL,
+    WarehouseResource,
+    window_days,
+)
 
 GX_BATCH_ROWS = 1_000_000
 """Rows per pandas batch handed to GX (bounds memory on large backfills)."""
@@ -66,20 +77,6 @@ def contract_record(entity: Entity, result: EntityLoad, partition: str) -> Check
             f"{result.rows_loaded} rows loaded, {result.rows_quarantined} quarantined"
         ),
         evidence={"rejected_files": failed} if failed else {},
-    )
-
-
-def suite_record(entity: Entity, suite: SuiteResult, partition: str) -> CheckRecord:
-    """One run of the entity's GX suite over its unvalidated batches."""
-    return CheckRecord(
-        stage="door",
-        check_name=suite_name(entity),
-        target=f"raw.{entity.name}",
-        severity="error",
-        status="pass" if suite.success else "fail",
-        partition=partition,
-        observed_value=f"{suite.rows} rows, {len(suite.failures)} failed expectations",
-        evidence={"failed_expectations": suite.failures} if suite.failures else {},
     )
 
 
@@ -129,11 +126,8 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         settings = warehouse.settings()
-        window = context.partition_time_window
-        window_end = window.end.astimezone(UTC).replace(tzinfo=None)
-        partition = partition_range(
-            window.start.astimezone(UTC).date(), (window_end - timedelta(days=1)).date()
-        )
+        window_end = context.partition_time_window.end.astimezone(UTC).replace(tzinfo=None)
+        partition = partition_range(*window_days(context.partition_time_window))
         with warehouse.connect() as con:
             result = load_entity(
                 con,
@@ -172,7 +166,14 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                 f"{time.monotonic() - validated:.1f} s: {docs.index_path}"
             )
             # recorded before the check is reported: a failed run keeps its evidence
-            record_results(con, context.run_id, [suite_record(entity, suite, partition)])
+            record = suite_record(
+                suite,
+                stage="door",
+                target=f"raw.{entity.name}",
+                severity="error",
+                partition=partition,
+            )
+            record_results(con, context.run_id, [record])
             if suite.success:
                 mark_validated(con, entity)
         yield dg.MaterializeResult(metadata=_load_metadata(result))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
-from orchestration.defs.quality.results import CheckRecord, partition_range
+from orchestration.defs.quality.results import CheckRecord, partition_range, suite_record
 
 FACT = "marts.fct_customer_health_daily"
 EXIT_SUITE = "fct_customer_health_daily"
@@ -144,19 +144,6 @@ def drift_frame(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date)
     ).df()
 
 
-def _record(result: SuiteResult, severity: str, partition: str) -> CheckRecord:
-    return CheckRecord(
-        stage="exit",
-        check_name=result.suite,
-        target=FACT,
-        severity=severity,
-        status="pass" if result.success else ("fail" if severity == "error" else "warn"),
-        partition=partition,
-        observed_value=f"{result.rows} rows, {len(result.failures)} failed expectations",
-        evidence={"failed_expectations": result.failures} if result.failures else {},
-    )
-
-
 def run_exit_checks(con: duckdb.DuckDBPyConnection, docs: DataDocs | None = None) -> ExitResult:
     """Validate the written days (blocking) and their drift (warn), one batch each; with
     `docs`, both validations go into the Data Docs site."""
@@ -173,5 +160,8 @@ def run_exit_checks(con: duckdb.DuckDBPyConnection, docs: DataDocs | None = None
         EXIT_SUITE, [written_rows(con, first_day, last_day)], parameters, docs=docs
     )
     drift = validate_frames(DRIFT_SUITE, [drift_frame(con, first_day, last_day)], docs=docs)
-    records = [_record(suite, "error", days), _record(drift, "warn", days)]
+    records = [
+        suite_record(suite, stage="exit", target=FACT, severity="error", partition=days),
+        suite_record(drift, stage="exit", target=FACT, severity="warn", partition=days),
+    ]
     return ExitResult(first_day, last_day, suite, drift, records)

@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.defs.quality.gx_suites import SuiteResult
+
 SCHEMA = "quality"
 TABLE = f"{SCHEMA}.quality_check_results"
 
@@ -48,6 +50,23 @@ class CheckRecord:
     def blocks(self) -> bool:
         """Whether this result stops publishing and syncing."""
         return self.status == "error" or (self.status == "fail" and self.severity == "error")
+
+
+def suite_record(
+    suite: SuiteResult, *, stage: str, target: str, severity: str, partition: str
+) -> CheckRecord:
+    """The record of one GX suite run: a failure is `fail` for an error-severity suite
+    (blocks) and `warn` for a warn-severity one; failed expectations are the evidence."""
+    return CheckRecord(
+        stage=stage,
+        check_name=suite.suite,
+        target=target,
+        severity=severity,
+        status="pass" if suite.success else ("fail" if severity == "error" else "warn"),
+        partition=partition,
+        observed_value=f"{suite.rows} rows, {len(suite.failures)} failed expectations",
+        evidence={"failed_expectations": suite.failures} if suite.failures else {},
+    )
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
