@@ -23,8 +23,8 @@ PARTITION = "2025-05-01..2025-05-20"
 
 @pytest.fixture(scope="module")
 def artifacts() -> tuple[dict, dict]:
-    run_results = json.loads((FIXTURES / "run_results.json").read_text())
-    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    run_results = json.loads((FIXTURES / "dbt_run_results_excerpt.json").read_text())
+    manifest = json.loads((FIXTURES / "dbt_manifest_excerpt.json").read_text())
     return run_results, manifest
 
 
