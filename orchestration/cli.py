@@ -130,9 +130,12 @@ def report_failures(result: object) -> None:
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                evidence = evaluation.metadata.get("failed_expectations")
+                evidence = evaluation.metadata.get(
+                    "failed_expectations", evaluation.metadata.get("evidence")
+                )
                 if evidence is not None:
-                    shown = evidence.value
+                    observed = evaluation.metadata.get("observed")
+                    shown = f"{observed.value}: {evidence.value}" if observed else evidence.value
                 else:  # a dbt test: its status, failure count and the like
                     shown = ", ".join(
                         f"{name}={entry.value}" for name, entry in evaluation.metadata.items()

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1188,3 +1188,42 @@ def test_file_corrected_within_the_same_second_is_unchanged_afterwards(wh: Wareh
     third = wh.load("accounts", load_id="load-3")
 
     assert [f.status for f in third.files] == ["unchanged"]
+
+
+def test_door_suite_catches_a_row_after_the_loading_runs_window_naming_file_and_row(
+    wh: Warehouse,
+) -> None:
+    """The GX suite is the independent check on the loader: a row dated after the as-of
+    time (+1 day) of the run that loaded it fails it, with its file and row as evidence."""
+    from orchestration.defs.ingest.loader import unvalidated_rows_sql
+    from orchestration.defs.quality.gx_suites import validate_frames
+
+    write_accounts(wh.landing)
+    wh.load("accounts")
+    write_csv(
+        wh.landing / "usage_events" / "day.csv",
+        ["event_id", "account_id", "event_name", "occurred_at"],
+        [["E1", "A1", "login", "2025-03-01T10:00:00"], ["E2", "A1", "login", "2025-03-01T11:00"]],
+    )
+    wh.load("usage_events", load_id="load-2")
+    sql = unvalidated_rows_sql(ENTITIES["usage_events"])
+    frame = wh.con.sql(sql).df()
+    assert set(frame["_latest_allowed_at"]) == {AS_OF + timedelta(days=1)}
+    assert validate_frames("raw_usage_events", [frame]).success
+    # a loader bug lets a row from beyond the window through
+    wh.con.execute(
+        "update raw.usage_events set occurred_at = timestamp '2025-03-09 00:00:00'"
+        " where event_id = 'E2'"
+    )
+    suite = validate_frames("raw_usage_events", [wh.con.sql(sql).df()])
+    assert not suite.success
+    [failure] = suite.failures
+    assert failure["expectation"] == "expect_column_pair_values_a_to_be_greater_than_b"
+    assert failure["rows"] == [
+        {
+            "_source_file": "usage_events/day.csv",
+            "_source_row": "2",
+            "_latest_allowed_at": str(AS_OF + timedelta(days=1)),
+            "occurred_at": "2025-03-09 00:00:00",
+        }
+    ]

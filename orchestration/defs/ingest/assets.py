@@ -5,11 +5,13 @@ contract per entity, the GX suite per entity) before it reports them, and render
 suite's batches into the GX Data Docs site, failures included.
 """
 
-import time
-from collections.abc import Iterator
-from datetime import UTC
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from functools import partial
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster import AssetExecutionContext
 
@@ -22,12 +24,22 @@ from orchestration.defs.ingest.loader import (
     unvalidated_rows_sql,
 )
 from orchestration.defs.quality.data_docs import DataDocs
-from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
+from orchestration.defs.quality.gx_suites import validate_frames
 from orchestration.defs.quality.results import (
     CheckRecord,
+    asset_check_result,
     partition_range,
     record_results,
     suite_record,
+)
+from orchestration.defs.quality.source_checks import (
+    VOLUME_SUITE,
+    Freshness,
+    Volume,
+    checks_for,
+    daily_volume,
+    freshness_record,
+    volume_parameters,
 )
 from orchestration.defs.warehouse import (
     DAILY,
@@ -80,32 +92,73 @@ def contract_record(entity: Entity, result: EntityLoad, partition: str) -> Check
     )
 
 
-def _check_result(entity: Entity, suite: SuiteResult, docs: DataDocs) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        check_name=suite_name(entity),
-        asset_key=dg.AssetKey(["raw", entity.name]),
-        passed=suite.success,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "rows_validated": dg.MetadataValue.int(suite.rows),
-            "batches": dg.MetadataValue.int(suite.batches),
-            "failed_expectations": dg.MetadataValue.json(suite.failures),
-            "data_docs": dg.MetadataValue.path(str(docs.index_path)),
-        },
-    )
+def _check_specs(entity: Entity, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The door checks of one raw table: its GX suite, and the source-level volume and
+    freshness checks its `_raw__sources.yml` entry configures. Error severity blocks."""
+    specs = [
+        dg.AssetCheckSpec(
+            suite_name(entity),
+            asset=key,
+            blocking=True,
+            description=(
+                f"GX suite expectations/{suite_name(entity)}.json on every batch in "
+                f"raw.{entity.name} that has not passed it yet (this run's, and any that "
+                "failed): keys, required values, types, value sets, ranges, timestamps "
+                "within the run's window."
+            ),
+        )
+    ]
+    configured = checks_for(entity)
+    if configured.volume is not None:
+        volume = configured.volume
+        bounds = " and ".join(
+            text
+            for text in (
+                volume.min_ratio is not None and f"at least {volume.min_ratio:g}",
+                volume.max_ratio is not None and f"at most {volume.max_ratio:g}",
+            )
+            if text
+        )
+        specs.append(
+            dg.AssetCheckSpec(
+                volume_check_name(entity),
+                asset=key,
+                blocking=volume.severity == "error",
+                description=(
+                    f"Rows per scored day (by {entity.event_time}) are {bounds} times the "
+                    f"average of the {volume.trailing_days} days before (days averaging "
+                    f"under {volume.min_trailing_rows:g} rows are not judged). Severity "
+                    f"{volume.severity}; set in _raw__sources.yml meta.volume."
+                ),
+            )
+        )
+    if configured.freshness is not None:
+        freshness = configured.freshness
+        specs.append(
+            dg.AssetCheckSpec(
+                freshness_check_name(entity),
+                asset=key,
+                blocking=freshness.error_after is not None,
+                description=(
+                    f"Age of the newest {freshness.loaded_at_field} at the end of the run's "
+                    "last day against the source's freshness in _raw__sources.yml "
+                    f"(warn after {freshness.warn_after}, error after {freshness.error_after})."
+                ),
+            )
+        )
+    return specs
+
+
+def volume_check_name(entity: Entity) -> str:
+    return f"volume_{entity.name}"
+
+
+def freshness_check_name(entity: Entity) -> str:
+    return f"freshness_{entity.name}"
 
 
 def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
     key = dg.AssetKey(["raw", entity.name])
-    check = dg.AssetCheckSpec(
-        suite_name(entity),
-        asset=key,
-        blocking=True,
-        description=(
-            f"GX suite expectations/{suite_name(entity)}.json on every batch in "
-            f"raw.{entity.name} that has not passed it yet (this run's, and any that failed)."
-        ),
-    )
 
     @dg.asset(
         key=key,
@@ -117,7 +170,7 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         partitions_def=DAILY,
         backfill_policy=SINGLE_RUN,
         deps=[SCORING_CONFIG_KEY, ACCOUNTS_KEY] if entity.is_fact else [SCORING_CONFIG_KEY],
-        check_specs=[check],
+        check_specs=_check_specs(entity, key),
         group_name="ingest",
         kinds={"duckdb", "python"},
         pool=WAREHOUSE_POOL,
@@ -127,8 +180,10 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         settings = warehouse.settings()
         window_end = context.partition_time_window.end.astimezone(UTC).replace(tzinfo=None)
-        partition = partition_range(*window_days(context.partition_time_window))
-        with warehouse.connect() as con:
+        first_day, last_day = window_days(context.partition_time_window)
+        partition = partition_range(first_day, last_day)
+        docs = DataDocs(settings.data_dir, context.run_id, f"{entity.name}_{partition}")
+        with warehouse.connect() as con, docs:  # the site is written whatever the outcome
             result = load_entity(
                 con,
                 entity,
@@ -149,44 +204,128 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                     description="\n".join(f.error or f.source_file for f in result.failed),
                     metadata={"failed_files": [f.source_file for f in result.failed]},
                 )
-            reader = con.sql(unvalidated_rows_sql(entity)).to_arrow_reader(GX_BATCH_ROWS)
-            frames = (batch.to_pandas() for batch in reader)
-            docs = DataDocs(settings.data_dir, context.run_id, f"{entity.name}_{partition}")
-            started = time.monotonic()
-            with docs:  # the site is written when the suite is done, whatever the outcome
+            checks = []
+            for check_name, run in _door_checks(
+                con, entity, window_end, (first_day, last_day), partition, docs
+            ):
                 try:
-                    suite = validate_frames(suite_name(entity), _non_empty(frames), docs=docs)
-                except Exception as exc:
-                    record_results(con, context.run_id, [_error_record(entity, partition, exc)])
+                    checks.append(run())
+                except Exception as exc:  # a check that cannot run blocks, like a failure
+                    error = _error_record(entity, check_name, partition, exc)
+                    record_results(con, context.run_id, [error])
                     raise
-                validated = time.monotonic()
-            context.log.info(
-                f"{suite.suite}: {suite.rows} rows, {len(suite.failures)} failed expectations "
-                f"(validated in {validated - started:.1f} s); GX Data Docs written in "
-                f"{time.monotonic() - validated:.1f} s: {docs.index_path}"
-            )
-            # recorded before the check is reported: a failed run keeps its evidence
-            record = suite_record(
-                suite,
-                stage="door",
-                target=f"raw.{entity.name}",
-                severity="error",
-                partition=partition,
-            )
-            record_results(con, context.run_id, [record])
-            if suite.success:
+            # recorded before the checks are reported: a failed run keeps its evidence
+            record_results(con, context.run_id, [record for record, _ in checks])
+            if checks[0][0].status == "pass":
                 mark_validated(con, entity)
         yield dg.MaterializeResult(metadata=_load_metadata(result))
-        yield _check_result(entity, suite, docs)
+        for record, metadata in checks:
+            yield asset_check_result(
+                record, key, {**metadata, "data_docs": dg.MetadataValue.path(str(docs.index_path))}
+            )
 
     return ingest
 
 
-def _error_record(entity: Entity, partition: str, exc: Exception) -> CheckRecord:
-    """The suite could not run at all (blocks, like a failure)."""
-    return CheckRecord(
+Check = tuple[CheckRecord, dict[str, dg.MetadataValue]]
+
+
+def _door_checks(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    window_end: datetime,
+    days: tuple[date, date],
+    partition: str,
+    docs: DataDocs,
+) -> list[tuple[str, Callable[[], Check]]]:
+    """The checks to run after a load, by name: the row suite, then volume and freshness
+    where `_raw__sources.yml` configures them."""
+    configured = checks_for(entity)
+    checks = [(suite_name(entity), partial(_row_suite, con, entity, partition, docs))]
+    if configured.volume is not None:
+        checks.append(
+            (
+                volume_check_name(entity),
+                partial(_volume_check, con, entity, configured.volume, days, partition, docs),
+            )
+        )
+    if configured.freshness is not None:
+        checks.append(
+            (
+                freshness_check_name(entity),
+                partial(_freshness_check, con, entity, configured.freshness, window_end, partition),
+            )
+        )
+    return checks
+
+
+def _row_suite(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    partition: str,
+    docs: DataDocs,
+) -> Check:
+    """The entity's GX suite over every batch not yet validated."""
+    reader = con.sql(unvalidated_rows_sql(entity)).to_arrow_reader(GX_BATCH_ROWS)
+    frames = (batch.to_pandas() for batch in reader)
+    suite = validate_frames(suite_name(entity), _non_empty(frames), docs=docs)
+    record = suite_record(
+        suite, stage="door", target=f"raw.{entity.name}", severity="error", partition=partition
+    )
+    return record, {
+        "rows_validated": dg.MetadataValue.int(suite.rows),
+        "batches": dg.MetadataValue.int(suite.batches),
+    }
+
+
+def _volume_check(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    volume: Volume,
+    days: tuple[date, date],
+    partition: str,
+    docs: DataDocs,
+) -> Check:
+    """Each scored day's rows against its trailing average (GX suite raw_daily_volume)."""
+    frame = daily_volume(con, entity, volume, *days)
+    suite = validate_frames(
+        VOLUME_SUITE, _non_empty(iter([frame])), volume_parameters(volume), docs=docs
+    )
+    record = suite_record(
+        suite,
         stage="door",
-        check_name=suite_name(entity),
+        target=f"raw.{entity.name}",
+        severity=volume.severity,
+        partition=partition,
+        check_name=volume_check_name(entity),
+    )
+    if len(frame):
+        observed = f"{len(frame)} days judged, {len(suite.failures)} failed expectations"
+        record = replace(record, observed_value=observed)
+    else:
+        observed = (
+            f"no day judged: under {volume.min_trailing_rows:g} rows a day on average, "
+            f"or under {volume.trailing_days} days of history before it"
+        )
+        record = replace(record, status="skipped", observed_value=observed)
+    return record, {"days_judged": dg.MetadataValue.int(len(frame))}
+
+
+def _freshness_check(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    freshness: Freshness,
+    as_of: datetime,
+    partition: str,
+) -> Check:
+    return freshness_record(con, entity, freshness, as_of, partition), {}
+
+
+def _error_record(entity: Entity, check_name: str, partition: str, exc: Exception) -> CheckRecord:
+    """The check could not run at all (blocks, like a failure)."""
+    return CheckRecord(
+        stage="freshness" if check_name == freshness_check_name(entity) else "door",
+        check_name=check_name,
         target=f"raw.{entity.name}",
         severity="error",
         status="error",

@@ -610,11 +610,20 @@ def unvalidated_rows_sql(entity: Entity) -> str:
 
     A batch that failed its check stays pending, so a plain re-run checks it again
     instead of letting it through; a corrected file replaces its rows.
+    Each row carries `_latest_allowed_at`: the as-of time of the run that loaded it plus
+    the day of tolerance the loader allows (later rows wait in quarantine), so the suite
+    can check that the rows' timestamps lie within that run's window.
     """
-    return (
-        f"select * from {raw_table(entity)} where _load_id not in"
-        f" (select load_id from {VALIDATED_TABLE} where entity = {sql_string(entity.name)})"
-    )
+    name = sql_string(entity.name)
+    return f"""
+        select r.*, a.as_of_time + interval 1 day as _latest_allowed_at
+        from {raw_table(entity)} as r
+        left join (
+            select load_id, max(as_of_time) as as_of_time
+            from {AUDIT_TABLE} where entity = {name} group by load_id
+        ) as a on a.load_id = r._load_id
+        where r._load_id not in (select load_id from {VALIDATED_TABLE} where entity = {name})
+    """
 
 
 def mark_validated(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:

@@ -68,6 +68,15 @@ def _suite(name: str) -> Any:
     return context.suites.add_or_update(suite)
 
 
+def _result_format(name: str) -> dict[str, Any]:
+    """SUMMARY, plus the suite's `meta.index_columns` (e.g. `_source_file`, `_source_row`)
+    so that each failed expectation names the rows it failed on."""
+    index_columns = suite_definition(name).get("meta", {}).get("index_columns")
+    if not index_columns:
+        return {"result_format": "SUMMARY"}
+    return {"result_format": "SUMMARY", "unexpected_index_column_names": index_columns}
+
+
 def validate_frames(
     name: str,
     frames: Iterable[pd.DataFrame],
@@ -82,12 +91,13 @@ def validate_frames(
     """
     _, batch_definition = _batch_definition()
     suite = _suite(name)
+    result_format = _result_format(name)
     result = SuiteResult(suite=name)
     for frame in frames:
         result.rows += len(frame)
         result.batches += 1
         validation = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-            suite, expectation_parameters=parameters
+            suite, expectation_parameters=parameters, result_format=result_format
         )
         if docs is not None:
             docs.add(validation)
@@ -103,6 +113,11 @@ def validate_frames(
                     "unexpected_count": details.get("unexpected_count"),
                     "sample": [str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
                     "observed": str(details.get("observed_value", "")),
+                    "rows": [
+                        {k: str(v) for k, v in row.items()}
+                        for row in (details.get("partial_unexpected_index_list") or [])[:5]
+                        if isinstance(row, dict)  # without index columns: bare frame indexes
+                    ],
                 }
             )
     return result

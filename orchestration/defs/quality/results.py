@@ -53,19 +53,52 @@ class CheckRecord:
 
 
 def suite_record(
-    suite: SuiteResult, *, stage: str, target: str, severity: str, partition: str
+    suite: SuiteResult,
+    *,
+    stage: str,
+    target: str,
+    severity: str,
+    partition: str,
+    check_name: str | None = None,
 ) -> CheckRecord:
-    """The record of one GX suite run: a failure is `fail` for an error-severity suite
-    (blocks) and `warn` for a warn-severity one; failed expectations are the evidence."""
+    """The record of one GX suite run (named after the suite unless `check_name` is given):
+    a failure is `fail` for an error-severity suite (blocks) and `warn` for a warn-severity
+    one; failed expectations are the evidence."""
     return CheckRecord(
         stage=stage,
-        check_name=suite.suite,
+        check_name=check_name or suite.suite,
         target=target,
         severity=severity,
         status="pass" if suite.success else ("fail" if severity == "error" else "warn"),
         partition=partition,
         observed_value=f"{suite.rows} rows, {len(suite.failures)} failed expectations",
         evidence={"failed_expectations": suite.failures} if suite.failures else {},
+    )
+
+
+def asset_check_result(
+    record: CheckRecord, asset_key: Any, metadata: dict[str, Any] | None = None
+) -> Any:
+    """The Dagster check result of a record: passed unless it failed or warned (a skipped
+    check passes), ERROR severity only for an error-severity check that failed. The
+    evidence goes into the metadata: `failed_expectations` for a GX suite, else `evidence`."""
+    import dagster as dg
+
+    shown: dict[str, Any] = {"observed": dg.MetadataValue.text(record.observed_value or "")}
+    if "failed_expectations" in record.evidence:
+        shown["failed_expectations"] = dg.MetadataValue.json(record.evidence["failed_expectations"])
+    elif record.evidence:
+        shown["evidence"] = dg.MetadataValue.json(record.evidence)
+    return dg.AssetCheckResult(
+        check_name=record.check_name,
+        asset_key=asset_key,
+        passed=record.status in ("pass", "skipped"),
+        severity=(
+            dg.AssetCheckSeverity.ERROR
+            if record.severity == "error" and record.status in ("fail", "error")
+            else dg.AssetCheckSeverity.WARN
+        ),
+        metadata={**shown, **(metadata or {})},
     )
 
 
