@@ -31,6 +31,14 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
         name = f"raw/{entity}:raw_{entity}"
         assert name in checks, sorted(checks)
         assert graph.get_check_spec(checks[name]).blocking
+    # source-level door checks as _raw__sources.yml configures them: usage blocks, the
+    # sparse feeds warn, accounts and subscriptions are not checked
+    assert graph.get_check_spec(checks["raw/usage_events:volume_usage_events"]).blocking
+    assert graph.get_check_spec(checks["raw/usage_events:freshness_usage_events"]).blocking
+    for entity in ("invoices", "survey_responses", "support_tickets"):
+        assert not graph.get_check_spec(checks[f"raw/{entity}:volume_{entity}"]).blocking
+        assert not graph.get_check_spec(checks[f"raw/{entity}:freshness_{entity}"]).blocking
+    assert not any(k.startswith(("raw/accounts:volume", "raw/subscriptions:fresh")) for k in checks)
     # dbt tests become asset checks on the fact table, singular ones included
     assert any(k.startswith("marts/fct_customer_health_daily:") for k in checks)
     assert "marts/fct_health_score_drivers:assert_contributions_sum_to_score" in checks

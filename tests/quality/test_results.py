@@ -123,3 +123,39 @@ def test_suite_record_fails_or_warns_by_severity() -> None:
         SuiteResult(suite="s", rows=3), stage="door", target="t", severity="error", partition="p"
     )
     assert (passed.status, passed.evidence) == ("pass", {})
+
+
+@pytest.mark.parametrize(
+    ("severity", "status", "passed", "dagster_severity"),
+    [
+        ("error", "pass", True, "WARN"),
+        ("error", "skipped", True, "WARN"),
+        ("error", "fail", False, "ERROR"),
+        ("error", "error", False, "ERROR"),
+        ("warn", "warn", False, "WARN"),
+        ("warn", "error", False, "ERROR"),  # a check that could not run blocks
+    ],
+)
+def test_asset_check_result_blocks_only_what_the_record_blocks(
+    severity: str, status: str, passed: bool, dagster_severity: str
+) -> None:
+    """A failed check with ERROR severity stops a blocking check's downstream assets: it
+    must be exactly the records that block the gate (a warn-severity check never does)."""
+    import dagster as dg
+
+    from orchestration.defs.quality.results import asset_check_result
+
+    record = _record(
+        severity=severity,
+        status=status,
+        observed_value="3 rows",
+        evidence={"failed_expectations": [{"column": "x"}]} if status != "pass" else {},
+    )
+    result = asset_check_result(record, dg.AssetKey(["raw", "accounts"]), {"extra": 1})
+    assert result.passed is passed
+    assert result.severity == getattr(dg.AssetCheckSeverity, dagster_severity)
+    assert (not result.passed and result.severity == dg.AssetCheckSeverity.ERROR) == (record.blocks)
+    assert result.metadata["observed"].value == "3 rows"
+    assert result.metadata["extra"].value == 1
+    if status != "pass":
+        assert result.metadata["failed_expectations"].value == [{"column": "x"}]

@@ -7,6 +7,7 @@ definitions are imported (the command line and the tests do this), or by
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR
 
 DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
 """dbt from PATH, else the one installed beside this Python (the project's venv)."""
@@ -27,12 +28,40 @@ dbt_project = DbtProject(
 dbt_project.prepare_if_dev()
 
 
+PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+"""What `dbt parse` reads in dbt_project/ (with the seed file names)."""
+
+
+def project_fingerprint() -> str:
+    """Names, sizes and modification times of every file the parse reads, and the target."""
+    digest = hashlib.sha256(f"{dbt_project.target}\n".encode())
+    for name in PARSE_INPUTS:
+        path = DBT_PROJECT_DIR / name
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            stat = file.stat()
+            relative = file.relative_to(DBT_PROJECT_DIR)
+            digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for seed in sorted(SEEDS_DIR.glob("*.csv")):
+        digest.update(f"seed {seed.name}\n".encode())
+    return digest.hexdigest()
+
+
 def prepare_manifest() -> None:
-    """Parse the dbt project so that `target/manifest.json` matches the code."""
+    """Parse the dbt project so that `target/manifest.json` matches the code.
+
+    Skipped when the manifest was parsed from exactly these files (a fingerprint is kept
+    beside it): a parse costs several seconds, and each run would pay it.
+    """
     from dagster_dbt import DbtCliResource
 
+    stamp = dbt_project.manifest_path.with_name("manifest.fingerprint")
+    fingerprint = project_fingerprint()
+    if dbt_project.manifest_path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
+        return
     dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
     dbt.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+    stamp.write_text(fingerprint)
 
 
 MART_MODELS = (

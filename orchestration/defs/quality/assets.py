@@ -15,7 +15,11 @@ from orchestration.defs.dbt.assets import health_dbt_models
 from orchestration.defs.dbt.project import MART_MODELS
 from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exit_checks
-from orchestration.defs.quality.results import blocking_results, record_results
+from orchestration.defs.quality.results import (
+    asset_check_result,
+    blocking_results,
+    record_results,
+)
 from orchestration.defs.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 FACT_KEY = get_asset_key_for_model([health_dbt_models], "fct_customer_health_daily")
@@ -55,28 +59,17 @@ def fact_exit_checks(
         result = run_exit_checks(con, docs)
         record_results(con, run_id, result.records)
     days = dg.MetadataValue.text(f"{result.first_day} .. {result.last_day}")
-    yield dg.AssetCheckResult(
-        check_name=EXIT_SUITE,
-        asset_key=FACT_KEY,
-        passed=result.suite.success,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
+    suite_record, drift_record = result.records
+    yield asset_check_result(
+        suite_record,
+        FACT_KEY,
+        {
             "days": days,
             "data_docs": dg.MetadataValue.path(str(docs.index_path)),
             "rows_validated": dg.MetadataValue.int(result.suite.rows),
-            "failed_expectations": dg.MetadataValue.json(result.suite.failures),
         },
     )
-    yield dg.AssetCheckResult(
-        check_name=DRIFT_SUITE,
-        asset_key=FACT_KEY,
-        passed=result.drift.success,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "days": days,
-            "failed_expectations": dg.MetadataValue.json(result.drift.failures),
-        },
-    )
+    yield asset_check_result(drift_record, FACT_KEY, {"days": days})
 
 
 @dg.asset(

@@ -80,7 +80,7 @@ def asset_check_result(
     record: CheckRecord, asset_key: Any, metadata: dict[str, Any] | None = None
 ) -> Any:
     """The Dagster check result of a record: passed unless it failed or warned (a skipped
-    check passes), ERROR severity only for an error-severity check that failed. The
+    check passes), ERROR severity exactly when the record blocks the gate. The
     evidence goes into the metadata: `failed_expectations` for a GX suite, else `evidence`."""
     import dagster as dg
 
@@ -93,11 +93,7 @@ def asset_check_result(
         check_name=record.check_name,
         asset_key=asset_key,
         passed=record.status in ("pass", "skipped"),
-        severity=(
-            dg.AssetCheckSeverity.ERROR
-            if record.severity == "error" and record.status in ("fail", "error")
-            else dg.AssetCheckSeverity.WARN
-        ),
+        severity=dg.AssetCheckSeverity.ERROR if record.blocks else dg.AssetCheckSeverity.WARN,
         metadata={**shown, **(metadata or {})},
     )
 
