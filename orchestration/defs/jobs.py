@@ -1,0 +1,32 @@
+"""The project's jobs: the whole pipeline, and ingestion alone (what the landing sensor
+runs). Both are daily-partitioned: a run covers one day or a range of days."""
+
+import dagster as dg
+
+from orchestration.defs.config.assets import SCORING_CONFIG_KEY
+from orchestration.defs.warehouse import DAILY
+
+WRITES_WAREHOUSE = {"health/warehouse": "write"}
+"""Run tag of every job that writes the warehouse: the run queue runs one at a time."""
+
+health_pipeline = dg.define_asset_job(
+    "health_pipeline",
+    selection=dg.AssetSelection.all(),
+    partitions_def=DAILY,
+    tags=WRITES_WAREHOUSE,
+    description=(
+        "Validate the scoring configuration, ingest every landing entity, dbt build, check, "
+        "and publish the serving file."
+    ),
+)
+
+ingest_job = dg.define_asset_job(
+    "ingest_landing_files",
+    selection=dg.AssetSelection.groups("ingest") | dg.AssetSelection.assets(SCORING_CONFIG_KEY),
+    partitions_def=DAILY,
+    tags=WRITES_WAREHOUSE,
+    description=(
+        "Validate the scoring configuration and load new or changed landing files into the "
+        "raw layer, with the door checks. Scores and publishes nothing."
+    ),
+)
