@@ -17,7 +17,7 @@ BAD_RATE ?= 0.002
 END ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test dev generate lint lock clean
+.PHONY: help venv run test dev generate bench lint lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ generate: $(STAMP) ## (Re)generate sample data: ACCOUNTS=300 DAYS=120 SEED=42 BA
 	@$(PY) -m orchestration.sample_data --out $${HEALTH_LANDING_DIR:-data/landing} --force \
 		--accounts $(ACCOUNTS) --days $(DAYS) --seed $(SEED) --bad-rate $(BAD_RATE) \
 		$(if $(END),--end $(END),)
+
+bench: $(STAMP) ## Benchmarks (timings are measured here, never asserted in tests)
+	@$(PY) bench/import_time.py
 
 lint: $(STAMP) ## ruff check and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

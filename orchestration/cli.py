@@ -1,6 +1,7 @@
 """Command line: run the whole pipeline in one Dagster run, in process.
 
-    python -m orchestration.cli run [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--generate-if-empty]
+    python -m orchestration.cli run [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--ingest-only]
+                                    [--generate-if-empty]
 
 `make run` calls this. Runs are recorded in the Dagster instance under
 $HEALTH_DATA_DIR/dagster, so they show in the UI (`make dev`). Exit status 0
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,13 +28,25 @@ from orchestration.landing import event_date_range, utc_now
 from orchestration.settings import Settings
 
 DAGSTER_YAML = """\
-# Written by orchestration.cli when missing. One writer at a time on the DuckDB warehouse.
+# Written by orchestration.cli when missing. One writer at a time on the DuckDB warehouse:
+# launched runs that write it queue (one at a time), and within a run the steps that
+# touch it are in a pool of one.
 concurrency:
+  runs:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - key: "health/warehouse"
+        limit: 1
   pools:
     default_limit: 1
 telemetry:
   enabled: false
 """
+
+
+INGEST_JOB = "ingest_landing_files"
+LOCK_TIMEOUT_SECONDS = 6 * 3600
+"""How long a run waits for another run on the same warehouse before it gives up."""
 
 
 @dataclass(frozen=True)
@@ -79,9 +94,9 @@ def resolve_window(settings: Settings, start: date | None, end: date | None) -> 
     return RunWindow(start, end)
 
 
-def run_pipeline(settings: Settings, window: RunWindow) -> bool:
-    """Materialize the whole graph for the window as one run; True when it succeeded."""
-    from dagster import DagsterInstance
+def run_pipeline(settings: Settings, window: RunWindow, job_name: str = "health_pipeline") -> bool:
+    """Materialize the whole graph (or another job) for the window as one run; True when
+    it succeeded."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -93,10 +108,10 @@ def run_pipeline(settings: Settings, window: RunWindow) -> bool:
     prepare_manifest()
     from orchestration.definitions import defs
 
-    ensure_dagster_home(settings)
-    stage(f"Running ingest -> dbt build -> checks -> publish for {window.start} .. {window.end}")
-    job = defs.resolve_job_def("health_pipeline")
-    with DagsterInstance.get() as instance:
+    what = "ingest" if job_name == INGEST_JOB else "ingest -> dbt build -> checks -> publish"
+    stage(f"Running {what} for {window.start} .. {window.end}")
+    job = defs.resolve_job_def(job_name)
+    with warehouse_held(settings), open_instance(settings) as instance:
         result = job.execute_in_process(
             instance=instance,
             tags={
@@ -108,6 +123,39 @@ def run_pipeline(settings: Settings, window: RunWindow) -> bool:
         )
         report_failures(result)
         return result.success
+
+
+@contextmanager
+def open_instance(settings: Settings) -> Iterator[object]:
+    """The Dagster instance under $HEALTH_DATA_DIR/dagster. Two processes starting on a new
+    home would both create its SQLite tables: the first creates them under a file lock."""
+    import fcntl
+
+    from dagster import AssetKey, DagsterInstance
+
+    home = ensure_dagster_home(settings)
+    with (home / ".init.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = DagsterInstance.get()
+        # touching each storage creates its SQLite tables if the home is new
+        instance.get_runs(limit=1)
+        instance.fetch_materializations(AssetKey("scoring_config"), limit=1)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
+
+
+@contextmanager
+def warehouse_held(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse for the whole run: a second `cli run` waits for this one."""
+    from orchestration.defs.warehouse import WarehouseLock
+
+    lock = WarehouseLock(settings.data_dir / ".warehouse.lock")
+    lock.acquire(LOCK_TIMEOUT_SECONDS, lambda message: stage(message))
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def report_failures(result: object) -> None:
@@ -201,7 +249,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     stage(f"Scanning {settings.landing_dir} for the dates to score")
     window = resolve_window(settings, args.start, args.end)
-    ok = run_pipeline(settings, window)
+    ok = run_pipeline(settings, window, INGEST_JOB if args.ingest_only else "health_pipeline")
+    if ok and args.ingest_only:
+        print(f"Ingested {window.start} .. {window.end}: nothing scored or published.")
+        return 0
     if not ok:
         print(
             f"\nRun FAILED: nothing was published; {settings.serving_path} is unchanged.",
@@ -230,11 +281,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="generate sample data when the landing folder is empty",
     )
+    run.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only load and check the landing files of the days (what the sensor runs)",
+    )
     run.add_argument("--sample-accounts", type=int, default=300)
     run.add_argument("--sample-days", type=int, default=120)
     args = parser.parse_args(argv)
     try:
         return cmd_run(args)
+    except TimeoutError as exc:  # another run held the warehouse too long
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:  # settings errors name the variable and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2

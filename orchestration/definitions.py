@@ -9,24 +9,20 @@ from orchestration.defs.config.assets import scoring_config
 from orchestration.defs.dbt.assets import health_dbt_models
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.ingest.assets import ingest_assets
+from orchestration.defs.jobs import health_pipeline, ingest_job
+from orchestration.defs.operations.failure_sensor import run_failures
+from orchestration.defs.operations.landing_sensor import landing_sensor
+from orchestration.defs.operations.schedule import daily_schedule
 from orchestration.defs.publish.assets import serving_health_duckdb
 from orchestration.defs.quality.assets import fact_exit_checks, quality_gate
-from orchestration.defs.warehouse import DAILY, WarehouseResource
-
-health_pipeline = dg.define_asset_job(
-    "health_pipeline",
-    selection=dg.AssetSelection.all(),
-    partitions_def=DAILY,
-    description=(
-        "Validate the scoring configuration, ingest every landing entity, dbt build, check, "
-        "and publish the serving file."
-    ),
-)
+from orchestration.defs.warehouse import WarehouseResource
 
 defs = dg.Definitions(
     assets=[scoring_config, *ingest_assets, health_dbt_models, quality_gate, serving_health_duckdb],
     asset_checks=[fact_exit_checks],
-    jobs=[health_pipeline],
+    jobs=[health_pipeline, ingest_job],
+    schedules=[daily_schedule],
+    sensors=[landing_sensor, run_failures],
     resources={
         "warehouse": WarehouseResource(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration.contract import ENTITIES
 
@@ -59,6 +62,30 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
         checks["marts/fct_customer_health_daily:fct_customer_health_daily_drift"]
     ).blocking
 
+    # grouped as an on-call engineer reads the graph, every asset described and owned
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {"ingest", "transform", "quality", "publish"}
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).owners == ["team:customer-health"], key
+        if not key.to_user_string().startswith(("staging/", "intermediate/", "config/")):
+            assert graph.get(key).description, key
+    # transient failures retry with backoff where the warehouse is written
+    from orchestration.defs.warehouse import TRANSIENT_RETRY
+
+    job = defs.resolve_job_def("health_pipeline")
+    for step in ("raw__usage_events", "health_dbt_models", "serving__health_duckdb"):
+        assert job.graph.node_named(step).definition.retry_policy == TRANSIENT_RETRY, step
+    # only ingest is partitioned by day; the rest scores the run's days (run_days)
+    partitioned = {
+        key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).is_partitioned
+    }
+    assert partitioned == {f"raw/{entity}" for entity in ENTITIES}
+    for key in partitioned:  # a backfill of any range is one run
+        assert (
+            graph.get(dg.AssetKey.from_user_string(key)).backfill_policy
+            == dg.BackfillPolicy.single_run()
+        )
+
     job = defs.resolve_job_def("health_pipeline")
     assert job.partitions_def is not None
     assert isinstance(job.executor_def, dg.ExecutorDefinition)
@@ -76,3 +103,27 @@ def test_importing_definitions_touches_no_data(tmp_path: Path, dbt_manifest: Pat
         capture_output=True,
     )
     assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("tags", "days"),
+    [
+        (
+            {
+                "dagster/asset_partition_range_start": "2025-03-01",
+                "dagster/asset_partition_range_end": "2025-03-07",
+            },
+            (date(2025, 3, 1), date(2025, 3, 7)),
+        ),
+        ({"dagster/partition": "2025-03-05"}, (date(2025, 3, 5), date(2025, 3, 5))),
+        ({}, (date(2025, 2, 28), date(2025, 2, 28))),
+    ],
+    ids=["backfill_range", "one_partition", "no_partition_is_the_as_of_day"],
+)
+def test_run_days_come_from_the_runs_partition_tags(tags: dict, days: tuple) -> None:
+    from orchestration.defs.warehouse import run_days
+    from orchestration.settings import Settings
+
+    settings = Settings.from_env()
+    settings = dataclasses.replace(settings, as_of=date(2025, 2, 28))
+    assert run_days(tags, settings) == days

@@ -1,4 +1,12 @@
-"""The working DuckDB warehouse as a Dagster resource, and the daily partitions.
+"""The working DuckDB warehouse as a Dagster resource, the daily partitions, and the
+days a run scores.
+
+Only the ingest assets are daily-partitioned: they load the landing files of their
+days. The dbt models, the checks and publishing are not: they rebuild and check the
+run's days, which `run_days` reads from the run's partition (range) tags. Dagster
+records one event per asset and partition, so partitioning the 47 dbt assets too would
+cost a 120-day run some 11,000 event-log writes (minutes on SQLite) for no extra
+information: every mart holds all days, and the run's days are in each check record.
 
 Resources read their settings when used, not at import, so importing the
 definitions touches no file and no database.
@@ -6,17 +14,23 @@ definitions touches no file and no database.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import dagster as dg
 import duckdb
 
 from orchestration.settings import Settings
+
+OWNERS = ["team:customer-health"]
+"""Owners of every asset (shown in the UI; the on-call rotation's team)."""
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Every asset that writes the warehouse runs in this pool (limit 1: one writer)."""
@@ -28,7 +42,65 @@ DAILY = dg.DailyPartitionsDefinition(
 )
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
+TRANSIENT_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+"""Retries for what may pass on a second try (a locked file, a flaky disk or network):
+5, 10, 20 s, with jitter. What cannot pass on a retry (bad data, a broken configuration,
+a failed check, a failed dbt model or test) raises `dagster.Failure(allow_retries=False)`
+and fails at once."""
+
 _LOCK_RETRIES = 5
+
+
+class WarehouseLock:
+    """An exclusive advisory lock on a file (fcntl), naming its holder while others wait.
+
+    `cli run` holds `$HEALTH_DATA_DIR/.warehouse.lock` for a whole run, taken before the
+    run starts: a second `cli run` (cron, or a person) waits for the first to finish
+    rather than interleaving its steps. Runs launched by Dagster queue on the run
+    queue's `health/warehouse` limit instead (dagster.yaml); inside a run, every step
+    that touches the warehouse is in the `duckdb_warehouse` pool (one at a time).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def acquire(self, timeout_seconds: float, log: Callable[[str], None]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.path.open("a+")
+        deadline = time.monotonic() + timeout_seconds
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waiting:
+                    fh.seek(0)
+                    log(f"waiting for the run holding the warehouse ({fh.read().strip()})")
+                    waiting = True
+                if time.monotonic() > deadline:
+                    fh.close()
+                    raise TimeoutError(
+                        f"another run has held the warehouse for over {timeout_seconds:.0f} s"
+                        f" ({self.path}); wait for it to finish, or stop it"
+                    ) from None
+                time.sleep(1)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+        fh.flush()
+        if waiting:
+            log("the warehouse is free: this run goes on")
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -66,6 +138,24 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+
+
+def run_days(tags: Mapping[str, str], settings: Settings) -> tuple[date, date]:
+    """The first and last day a run scores: its partition range (a backfill, or
+    `cli run --from --to`), else its partition (a schedule tick), else the latest day
+    (HEALTH_AS_OF, or yesterday in UTC), as when one asset is materialized from the UI."""
+    if tags.get(RANGE_START_TAG) and tags.get(RANGE_END_TAG):
+        return date.fromisoformat(tags[RANGE_START_TAG]), date.fromisoformat(tags[RANGE_END_TAG])
+    if tags.get(PARTITION_TAG):
+        day = date.fromisoformat(tags[PARTITION_TAG])
+        return day, day
+    day = settings.as_of or datetime.now(UTC).date() - timedelta(days=1)
+    return day, day
 
 
 def window_days(window: dg.TimeWindow) -> tuple[date, date]:

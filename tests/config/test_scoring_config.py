@@ -19,6 +19,8 @@ from orchestration.scoring_config import ScoringConfigError, config_sha256, vali
 from orchestration.settings import SEEDS_DIR, Settings
 
 PARTITION = "2025-03-01"
+ON_PARTITION = {"dagster/partition": PARTITION}
+"""The tags of a run of one day (as a schedule tick makes): the days the assets score."""
 
 
 @pytest.fixture
@@ -564,7 +566,7 @@ def test_config_dir_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 def test_asset_records_the_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HEALTH_CONFIG_DIR", raising=False)
-    result = dg.materialize([scoring_config], partition_key=PARTITION)
+    result = dg.materialize([scoring_config], tags=ON_PARTITION)
     assert result.success
     (materialization,) = result.asset_materializations_for_node("scoring_config")
     metadata = materialization.metadata
@@ -584,10 +586,10 @@ def test_asset_fails_with_every_problem(
     monkeypatch.setenv("HEALTH_CONFIG_DIR", str(config))
 
     with pytest.raises(dg.Failure) as caught:
-        dg.materialize([scoring_config], partition_key=PARTITION)
+        dg.materialize([scoring_config], tags=ON_PARTITION)
     assert f"scoring_weights.csv line {line}, column 'weight'" in caught.value.description
 
-    result = dg.materialize([scoring_config], partition_key=PARTITION, raise_on_error=False)
+    result = dg.materialize([scoring_config], tags=ON_PARTITION, raise_on_error=False)
     assert not result.success
     assert result.asset_materializations_for_node("scoring_config") == []
     (failure,) = result.get_step_failure_events()
@@ -624,7 +626,7 @@ def test_dbt_asset_stops_before_dbt_on_a_broken_configuration(
     data_dir = tmp_path / "data"
     result = dg.materialize(
         [health_dbt_models],
-        partition_key=PARTITION,
+        tags=ON_PARTITION,
         resources={
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
             "warehouse": WarehouseResource(data_dir=str(data_dir)),

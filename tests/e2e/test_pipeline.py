@@ -188,6 +188,30 @@ def test_dagster_ui_shows_every_asset_and_check_with_its_result(pipeline) -> Non
         assert execution["evaluation"]["success"], (name, execution)
 
 
+def test_publish_materialization_tells_what_was_published(pipeline) -> None:
+    """The metadata a person reads in the UI: the latest day's accounts, bands, score
+    distribution and config_version, the rows of every table."""
+    import dagster as dg
+
+    settings, _ = pipeline
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        [record] = instance.fetch_materializations(
+            dg.AssetKey(["serving", "health_duckdb"]), limit=1
+        ).records
+    metadata = record.asset_materialization.metadata
+    bands = metadata["band_counts"].value
+    assert metadata["as_of_date"].value == END.isoformat()
+    assert sum(bands.values()) == metadata["accounts"].value > 0
+    [(version, rows)] = _fact(
+        settings.serving_path,
+        "select max(config_version), count(*) from fct_customer_health_daily",
+    )
+    assert metadata["config_version"].value == version
+    assert metadata["rows_fct_customer_health_daily"].value == rows
+    p10, p50, p90 = (float(v) for v in metadata["score_p10_p50_p90"].value.split(" / "))
+    assert 0 <= p10 <= p50 <= p90 <= 100
+
+
 def test_fact_has_exactly_one_row_per_account_day(pipeline) -> None:
     settings, _ = pipeline
     rows, distinct, accounts = _fact(

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.warehouse import DAILY, SINGLE_RUN, window_days
+from orchestration.defs.warehouse import OWNERS, run_days
 from orchestration.scoring_config import ConfigSummary, ScoringConfigError, validate_config
 from orchestration.settings import Settings
 
@@ -44,14 +44,14 @@ def checked_config(config_dir: Path, as_of: date | None = None) -> ConfigSummary
         "catalog in dbt_project.yml before anything is written: weights, measures, bands, "
         "settings and overrides. A broken file fails the run naming its file, line and rule."
     ),
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
     group_name="transform",
+    owners=OWNERS,
     kinds={"python"},
 )
 def scoring_config(context: AssetExecutionContext) -> dg.MaterializeResult:
-    _, last_day = window_days(context.partition_time_window)
-    summary = checked_config(Settings.from_env().config_dir, as_of=last_day)
+    settings = Settings.from_env()
+    _, last_day = run_days(context.run.tags, settings)
+    summary = checked_config(settings.config_dir, as_of=last_day)
     context.log.info(f"scoring configuration OK: {summary}")
     return dg.MaterializeResult(
         data_version=dg.DataVersion(summary.sha256),

@@ -3,24 +3,31 @@
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
+    DagsterDbtTranslator,
+    DbtCliInvocation,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration.defs.config.assets import checked_config
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.quality.dbt_results import dbt_test_records, missing_results_record
 from orchestration.defs.quality.results import partition_range, record_results
 from orchestration.defs.warehouse import (
-    DAILY,
-    SINGLE_RUN,
+    OWNERS,
+    TRANSIENT_RETRY,
     WAREHOUSE_POOL,
     WarehouseResource,
-    window_days,
+    run_days,
 )
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
@@ -82,17 +89,27 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+class HealthDbtTranslator(DagsterDbtTranslator):
+    """Every dbt model and seed in the `transform` group, owned by the team."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "transform"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        return OWNERS
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=HealthDbtTranslator(),
+    retry_policy=TRANSIENT_RETRY,
     project=dbt_project,
-    partitions_def=DAILY,
-    backfill_policy=SINGLE_RUN,
     pool=WAREHOUSE_POOL,
 )
 def health_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    """`dbt build` of the selected models for the run's partition window.
+    """`dbt build` of the selected models for the run's days (`run_days`).
 
     The scoring configuration is validated first, so that a run that selects only dbt
     stops on a broken seed file before dbt loads it. dbt unit tests check the SQL, not
@@ -100,7 +117,7 @@ def health_dbt_models(
     to quality.quality_check_results when the build ends, passed or failed.
     """
     settings = warehouse.settings()
-    first_day, last_day = window_days(context.partition_time_window)
+    first_day, last_day = run_days(context.run.tags, settings)
     checked_config(settings.config_dir, as_of=last_day)
     score_from, score_to = first_day.isoformat(), last_day.isoformat()
     env = dbt_environment(settings, score_from, score_to)
@@ -109,9 +126,30 @@ def health_dbt_models(
         invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
         try:
             yield from invocation.stream()
+        except DagsterDbtCliRuntimeError as exc:
+            if "lock" in str(exc).lower():
+                raise  # the warehouse file was held by another process: worth a retry
+            raise dg.Failure(  # a failed model or test fails again until fixed
+                description=f"dbt build failed: {exc}", allow_retries=False
+            ) from exc
         finally:
+            keep_partial_parse(invocation.target_path)
             partition = partition_range(first_day, last_day)
             record_test_results(context, warehouse, invocation, partition)
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Keep the build's parse state for the next build (dagster-dbt seeds each invocation's
+    own target folder from the project's). The state depends on the profile's environment
+    (the warehouse path): without this, every build re-parses the whole project, since the
+    one `prepare_manifest` left was parsed in another environment. Replaced atomically."""
+    source = invocation_target / "partial_parse.msgpack"
+    if not source.is_file():
+        return
+    destination = dbt_project.manifest_path.with_name("partial_parse.msgpack")
+    scratch = destination.with_name(f".partial_parse.{os.getpid()}.tmp")
+    shutil.copyfile(source, scratch)
+    os.replace(scratch, destination)
 
 
 def record_test_results(

@@ -43,7 +43,9 @@ from orchestration.defs.quality.source_checks import (
 )
 from orchestration.defs.warehouse import (
     DAILY,
+    OWNERS,
     SINGLE_RUN,
+    TRANSIENT_RETRY,
     WAREHOUSE_POOL,
     WarehouseResource,
     window_days,
@@ -172,8 +174,10 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         deps=[SCORING_CONFIG_KEY, ACCOUNTS_KEY] if entity.is_fact else [SCORING_CONFIG_KEY],
         check_specs=_check_specs(entity, key),
         group_name="ingest",
+        owners=OWNERS,
         kinds={"duckdb", "python"},
         pool=WAREHOUSE_POOL,
+        retry_policy=TRANSIENT_RETRY,
     )
     def ingest(
         context: AssetExecutionContext, warehouse: WarehouseResource
@@ -200,9 +204,10 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
             )
             record_results(con, context.run_id, [contract_record(entity, result, partition)])
             if result.failed:
-                raise dg.Failure(
+                raise dg.Failure(  # bad files fail again until they are fixed
                     description="\n".join(f.error or f.source_file for f in result.failed),
                     metadata={"failed_files": [f.source_file for f in result.failed]},
+                    allow_retries=False,
                 )
             checks = []
             for check_name, run in _door_checks(

@@ -27,6 +27,59 @@ class Published:
     tables: dict[str, int]
 
 
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What a person checks first after a run: the latest day's scores."""
+
+    as_of_date: str
+    accounts: int
+    bands: dict[str, int]
+    mean: float | None
+    p10: float | None
+    median: float | None
+    p90: float | None
+    config_versions: list[str]
+
+
+def score_summary(serving: Path) -> ScoreSummary | None:
+    """The latest day of the published fact table (None when it holds no rows)."""
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        latest = con.execute("select max(as_of_date) from fct_customer_health_daily").fetchone()
+        if not latest or latest[0] is None:
+            return None
+        day = latest[0]
+        accounts, mean, p10, median, p90 = con.execute(
+            "select count(*), round(avg(health_score), 2),"
+            " round(quantile_cont(health_score, 0.1), 2), round(median(health_score), 2),"
+            " round(quantile_cont(health_score, 0.9), 2)"
+            " from fct_customer_health_daily where as_of_date = ?",
+            [day],
+        ).fetchone()
+        bands = con.execute(
+            "select health_band, count(*) from fct_customer_health_daily where as_of_date = ?"
+            " group by health_band order by health_band",
+            [day],
+        ).fetchall()
+        versions = con.execute(
+            "select distinct config_version from fct_customer_health_daily"
+            " where as_of_date = ? order by 1",
+            [day],
+        ).fetchall()
+    finally:
+        con.close()
+    return ScoreSummary(
+        as_of_date=day.isoformat(),
+        accounts=int(accounts),
+        bands={band: int(n) for band, n in bands},
+        mean=mean,
+        p10=p10,
+        median=median,
+        p90=p90,
+        config_versions=[v for (v,) in versions],
+    )
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

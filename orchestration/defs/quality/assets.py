@@ -20,7 +20,7 @@ from orchestration.defs.quality.results import (
     blocking_results,
     record_results,
 )
-from orchestration.defs.warehouse import WAREHOUSE_POOL, WarehouseResource
+from orchestration.defs.warehouse import OWNERS, WAREHOUSE_POOL, WarehouseResource
 
 FACT_KEY = get_asset_key_for_model([health_dbt_models], "fct_customer_health_daily")
 MART_KEYS = [get_asset_key_for_model([health_dbt_models], model) for model in MART_MODELS]
@@ -81,6 +81,7 @@ def fact_exit_checks(
     ),
     deps=MART_KEYS,
     group_name="quality",
+    owners=OWNERS,
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
 )
