@@ -69,6 +69,12 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
         assert graph.get(key).owners == ["team:customer-health"], key
         if not key.to_user_string().startswith(("staging/", "intermediate/", "config/")):
             assert graph.get(key).description, key
+    # the fact table and the serving file are expected fresh every day
+    from orchestration.defs.warehouse import DAILY_FRESHNESS
+
+    for name in ("marts/fct_customer_health_daily", "serving/health_duckdb"):
+        node = graph.get(dg.AssetKey.from_user_string(name))
+        assert node.freshness_policy == DAILY_FRESHNESS, name
     # transient failures retry with backoff where the warehouse is written
     from orchestration.defs.warehouse import TRANSIENT_RETRY
 

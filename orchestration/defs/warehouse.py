@@ -32,6 +32,12 @@ from orchestration.settings import Settings
 OWNERS = ["team:customer-health"]
 """Owners of every asset (shown in the UI; the on-call rotation's team)."""
 
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=30), warn_window=timedelta(hours=26)
+)
+"""The fact table and the serving file are rebuilt daily: late after 26 hours, failed
+after 30 (the daily schedule plus time for a retry or a re-run)."""
+
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Every asset that writes the warehouse runs in this pool (limit 1: one writer)."""
 

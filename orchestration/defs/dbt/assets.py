@@ -23,6 +23,7 @@ from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.quality.dbt_results import dbt_test_records, missing_results_record
 from orchestration.defs.quality.results import partition_range, record_results
 from orchestration.defs.warehouse import (
+    DAILY_FRESHNESS,
     OWNERS,
     TRANSIENT_RETRY,
     WAREHOUSE_POOL,
@@ -90,13 +91,22 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 class HealthDbtTranslator(DagsterDbtTranslator):
-    """Every dbt model and seed in the `transform` group, owned by the team."""
+    """Every dbt model and seed in the `transform` group, owned by the team; the fact table
+    is expected fresh every day."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "transform"
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
         return OWNERS
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if unique_id.endswith(".fct_customer_health_daily"):
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        return spec
 
 
 @dbt_assets(

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext
 from orchestration.defs.publish.serving import publish_serving_file, score_summary
 from orchestration.defs.quality.assets import MART_KEYS, QUALITY_GATE_KEY
 from orchestration.defs.warehouse import (
+    DAILY_FRESHNESS,
     OWNERS,
     TRANSIENT_RETRY,
     WAREHOUSE_POOL,
@@ -27,6 +28,7 @@ from orchestration.defs.warehouse import (
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
     retry_policy=TRANSIENT_RETRY,
+    freshness_policy=DAILY_FRESHNESS,
 )
 def serving_health_duckdb(
     context: AssetExecutionContext, warehouse: WarehouseResource
