@@ -39,6 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # run as a script: the project root is not on the path
     from orchestration.defs.dbt.project import prepare_manifest
 
     prepare_manifest()
