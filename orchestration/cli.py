@@ -97,16 +97,12 @@ def resolve_window(settings: Settings, start: date | None, end: date | None) -> 
 def run_pipeline(settings: Settings, window: RunWindow, job_name: str = "health_pipeline") -> bool:
     """Materialize the whole graph (or another job) for the window as one run; True when
     it succeeded."""
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     from orchestration.defs.dbt.project import prepare_manifest
 
     stage("Parsing the dbt project")
     prepare_manifest()
     from orchestration.definitions import defs
+    from orchestration.defs.warehouse import RANGE_END_TAG, RANGE_START_TAG
 
     what = "ingest" if job_name == INGEST_JOB else "ingest -> dbt build -> checks -> publish"
     stage(f"Running {what} for {window.start} .. {window.end}")
@@ -115,8 +111,8 @@ def run_pipeline(settings: Settings, window: RunWindow, job_name: str = "health_
         result = job.execute_in_process(
             instance=instance,
             tags={
-                ASSET_PARTITION_RANGE_START_TAG: window.start.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: window.end.isoformat(),
+                RANGE_START_TAG: window.start.isoformat(),
+                RANGE_END_TAG: window.end.isoformat(),
             },
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,

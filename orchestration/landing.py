@@ -145,6 +145,32 @@ def read_error_message(exc: duckdb.Error) -> str:
     return str(exc).strip().splitlines()[0]
 
 
+def file_event_dates(
+    con: duckdb.DuckDBPyConnection, landing_file: LandingFile, not_after: datetime | None = None
+) -> tuple[date, date] | None:
+    """First and last event date (UTC) of one landing file, rows after `not_after` left
+    out; None when it has no readable dated row or cannot be read (the loader reports it)."""
+    entity = ENTITIES[landing_file.entity]
+    try:
+        row = con.execute(
+            f"""
+            with parsed as (
+                select timezone('UTC', try_cast(cast("{entity.event_time}" as varchar)
+                                                as timestamptz)) as ts
+                from {reader_sql(landing_file.path, landing_file.rel_path)}
+            )
+            select min(ts)::date, max(ts)::date from parsed
+            where ? is null or ts <= ?
+            """,
+            [not_after, not_after],
+        ).fetchone()
+    except (duckdb.Error, LandingFileError):
+        return None
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
 def event_date_range(
     con: duckdb.DuckDBPyConnection, landing_dir: Path, not_after: datetime
 ) -> tuple[date | None, date | None]:
@@ -160,23 +186,10 @@ def event_date_range(
     latest: date | None = None
     for entity in ENTITIES.values():
         for landing_file in discover_files(landing_dir, entity):
-            try:
-                row = con.execute(
-                    f"""
-                    with parsed as (
-                        select timezone('UTC', try_cast(cast("{entity.event_time}" as varchar)
-                                                        as timestamptz)) as ts
-                        from {reader_sql(landing_file.path, landing_file.rel_path)}
-                    )
-                    select min(ts)::date, max(ts)::date from parsed where ts <= ?
-                    """,
-                    [not_after],
-                ).fetchone()
-            except (duckdb.Error, LandingFileError):
+            dates = file_event_dates(con, landing_file, not_after)
+            if dates is None:
                 continue
-            if row is None or row[0] is None:
-                continue
-            lo, hi = row
+            lo, hi = dates
             earliest[entity.name] = min(earliest.get(entity.name, lo), lo)
             latest = hi if latest is None else max(latest, hi)
     activity = [d for name, d in earliest.items() if name not in ("accounts", "subscriptions")]

@@ -26,6 +26,11 @@ from typing import IO
 
 import dagster as dg
 import duckdb
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from orchestration.settings import Settings
 
@@ -146,9 +151,9 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
 
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = ASSET_PARTITION_RANGE_START_TAG
+RANGE_END_TAG = ASSET_PARTITION_RANGE_END_TAG
+PARTITION_TAG = PARTITION_NAME_TAG
 
 
 def run_days(tags: Mapping[str, str], settings: Settings) -> tuple[date, date]:

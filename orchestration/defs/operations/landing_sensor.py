@@ -22,13 +22,7 @@ import duckdb
 from orchestration.contract import ENTITIES
 from orchestration.defs.jobs import ingest_job
 from orchestration.defs.warehouse import RANGE_END_TAG, RANGE_START_TAG
-from orchestration.landing import (
-    LandingFile,
-    LandingFileError,
-    discover_files,
-    reader_sql,
-    utc_now,
-)
+from orchestration.landing import LandingFile, discover_files, file_event_dates, utc_now
 from orchestration.settings import Settings
 
 Seen = dict[str, list]
@@ -49,20 +43,12 @@ def _file_days(landing_file: LandingFile) -> tuple[date, date] | None:
     it cannot be read: the run's loader will report it, so it still gets a run)."""
     if landing_file.name_date is not None:
         return landing_file.name_date, landing_file.name_date
-    entity = ENTITIES[landing_file.entity]
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        relation = reader_sql(landing_file.path, landing_file.rel_path)
-        first, last = con.execute(
-            f"select min(try_cast({entity.event_time} as timestamptz))::date,"
-            f" max(try_cast({entity.event_time} as timestamptz))::date from {relation}"
-        ).fetchone()
-    except (duckdb.Error, LandingFileError):
-        return None
+        return file_event_dates(con, landing_file)
     finally:
         con.close()
-    return (first, last) if first is not None else None
 
 
 def scan_landing(landing_dir: Path, seen: Seen, default_day: date) -> LandingChanges:
