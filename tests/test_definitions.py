@@ -97,18 +97,30 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
     assert isinstance(job.executor_def, dg.ExecutorDefinition)
 
 
+HEAVY_AT_RUN_TIME = ("pandas", "great_expectations", "psycopg", "psycopg2", "pyarrow")
+"""Libraries only a step needs; importing any of them with the definitions costs the UI and
+every launched run seconds (`make bench` measures the import)."""
+
+
 def test_importing_definitions_touches_no_data(tmp_path: Path, dbt_manifest: Path) -> None:
-    """Import does no file scan, no connection: the data folder is not even created."""
+    """Import does no file scan, no connection: the data folder is not even created, and no
+    library that only a step needs is loaded."""
     data_dir = tmp_path / "never-created"
     env = {**os.environ, "HEALTH_DATA_DIR": str(data_dir), "HEALTH_LANDING_DIR": str(tmp_path)}
-    subprocess.run(
-        [sys.executable, "-c", "import orchestration.definitions"],
+    probe = (
+        "import sys, orchestration.definitions; "
+        f"print(sorted(m for m in {HEAVY_AT_RUN_TIME!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
-    )
+        text=True,
+    ).stdout.strip()
     assert not data_dir.exists()
+    assert loaded == "[]", f"imported with the definitions: {loaded}"
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-import pandas as pd
 from dagster import AssetExecutionContext
 
 from orchestration.contract import ENTITIES, Entity
@@ -50,6 +50,9 @@ from orchestration.defs.warehouse import (
     WarehouseResource,
     window_days,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported by duckdb when a batch is fetched; slow to import
 
 GX_BATCH_ROWS = 1_000_000
 """Rows per pandas batch handed to GX (bounds memory on large backfills)."""
@@ -339,7 +342,7 @@ def _error_record(entity: Entity, check_name: str, partition: str, exc: Exceptio
     )
 
 
-def _non_empty(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def _non_empty(frames: Iterator["pd.DataFrame"]) -> Iterator["pd.DataFrame"]:
     return (frame for frame in frames if len(frame))
 
 

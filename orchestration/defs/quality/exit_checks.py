@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from orchestration.defs.quality.data_docs import DataDocs
 from orchestration.defs.quality.gx_suites import SuiteResult, validate_frames
 from orchestration.defs.quality.results import CheckRecord, partition_range, suite_record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FACT = "marts.fct_customer_health_daily"
 EXIT_SUITE = "fct_customer_health_daily"

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from orchestration.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from orchestration.defs.quality.data_docs import DataDocs
 
 

@@ -24,15 +24,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 import yaml
 
 from orchestration.contract import Entity
 from orchestration.defs.quality.results import CheckRecord
 from orchestration.settings import DBT_PROJECT_DIR
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCES_YML = DBT_PROJECT_DIR / "models" / "staging" / "raw" / "_raw__sources.yml"
 SOURCE_NAME = "raw"
