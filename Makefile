@@ -15,6 +15,7 @@ DAYS ?= 120
 SEED ?= 42
 BAD_RATE ?= 0.002
 END ?=
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help venv run test dev generate bench lint lock clean
@@ -35,13 +36,11 @@ run: $(STAMP) ## Run the whole pipeline (sample data if the landing folder is em
 	@$(PY) -m orchestration.cli run --generate-if-empty \
 		--sample-accounts $(ACCOUNTS) --sample-days $(DAYS)
 
-test: $(STAMP) ## Run the test suite (real DuckDB files, dbt and Dagster runs)
-	@$(PY) -m pytest
+test: $(STAMP) ## Run the test suite (real DuckDB files, dbt and Dagster runs); TEST_WORKERS=2
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 dev: $(STAMP) ## Start the Dagster UI on http://127.0.0.1:3000 with the project loaded
-	@$(PY) -c "from orchestration.cli import ensure_dagster_home; from orchestration.settings import Settings; ensure_dagster_home(Settings.from_env())"
-	@DAGSTER_HOME=$$($(PY) -c "from orchestration.settings import Settings; print(Settings.from_env().dagster_home)") \
-		$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+	@$(PY) -m orchestration.cli dev --host 127.0.0.1 --port 3000
 
 generate: $(STAMP) ## (Re)generate sample data: ACCOUNTS=300 DAYS=120 SEED=42 BAD_RATE=0.002 END=yyyy-mm-dd
 	@$(PY) -m orchestration.sample_data --out $${HEALTH_LANDING_DIR:-data/landing} --force \

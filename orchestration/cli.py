@@ -259,6 +259,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Prepare the Dagster home (dagster.yaml, its SQLite tables) and the dbt manifest, then
+    replace this process with `dagster dev`: the webserver and the daemon start together,
+    and on a new home both would otherwise race to create the tables."""
+    from orchestration.defs.dbt.project import prepare_manifest
+
+    settings = Settings.from_env()
+    with open_instance(settings):
+        pass
+    prepare_manifest()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-m", "orchestration.definitions"]
+    command += ["-h", args.host, "-p", str(args.port)]
+    stage(f"Dagster UI on http://{args.host}:{args.port} (storage: {settings.dagster_home})")
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -284,9 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--sample-accounts", type=int, default=300)
     run.add_argument("--sample-days", type=int, default=120)
+    dev = sub.add_parser("dev", help="start the Dagster UI and daemon (what `make dev` runs)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
     try:
-        return cmd_run(args)
+        return cmd_dev(args) if args.command == "dev" else cmd_run(args)
     except TimeoutError as exc:  # another run held the warehouse too long
         print(f"error: {exc}", file=sys.stderr)
         return 1

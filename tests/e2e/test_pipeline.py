@@ -7,13 +7,6 @@ temporary Dagster instance), on small generated data.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,6 +18,7 @@ from orchestration.contract import ENTITIES
 from orchestration.sample_data.generator import generate
 from orchestration.settings import SEEDS_DIR, Settings
 from tests.conftest import sha256_of
+from tests.dagster_ui import dagster_ui, graphql
 
 ROOT = Path(__file__).resolve().parents[2]
 START, END = date(2025, 5, 25), date(2025, 6, 14)
@@ -96,24 +90,6 @@ def test_window_is_the_data_range(pipeline) -> None:
     assert window == RunWindow(START, END)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body = json.load(response)
-    assert "errors" not in body, body
-    return body["data"]
-
-
 UI_QUERY = """
 {
   assetNodes {
@@ -139,31 +115,8 @@ def test_dagster_ui_shows_every_asset_and_check_with_its_result(pipeline) -> Non
 
     settings, _ = pipeline
     graph = defs.resolve_asset_graph()
-    port = _free_port()
-    webserver = Path(sys.executable).parent / "dagster-webserver"
-    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
-    log = settings.data_dir / "webserver.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(webserver), "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    nodes = _graphql(port, UI_QUERY)["assetNodes"]
-                    break
-                except (urllib.error.URLError, ConnectionError):
-                    assert time.monotonic() < deadline, log.read_text()
-                    time.sleep(1)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    with dagster_ui(settings.dagster_home, settings.data_dir) as port:
+        nodes = graphql(port, UI_QUERY)["assetNodes"]
 
     shown_assets = {"/".join(node["assetKey"]["path"]) for node in nodes}
     assert {key.to_user_string() for key in graph.get_all_asset_keys()} <= shown_assets
@@ -358,7 +311,6 @@ def test_failed_blocking_check_stops_dbt_and_publish(
     pipeline, tmp_path, monkeypatch, capsys
 ) -> None:
     """A GX suite failure on a new batch is blocking: no dbt build, no publish."""
-    import json
 
     from orchestration.defs.quality import gx_suites
 
@@ -498,7 +450,6 @@ def test_weight_change_rebuilds_only_the_days_it_is_run_for(
 def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsys) -> None:
     """Scores that break the exit suite (here: a suite that allows at most 1 point) stop
     the run at the gate: the failure is named with its evidence and nothing is published."""
-    import json
 
     from orchestration.defs.quality import gx_suites
 
@@ -533,3 +484,50 @@ def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsy
     finally:
         con.close()
     assert recorded[0] == "fail" and "failed expectations" in recorded[1]
+
+
+def _incremental_models() -> list[str]:
+    """Every incremental dbt model (from the manifest): the tables a run rewrites by day."""
+    from orchestration.defs.dbt.project import dbt_project
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    )
+
+
+def _checksums_per_table_and_day(serving: Path, tables: list[str]) -> dict[tuple[str, date], str]:
+    checksums = {}
+    for table in tables:
+        rows = _fact(
+            serving,
+            f"select as_of_date, md5(string_agg(cast(t as varchar), '|'"
+            f" order by cast(t as varchar))) from {table} as t group by as_of_date",
+        )
+        checksums.update({(table, day): checksum for day, checksum in rows})
+    return checksums
+
+
+def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
+    """Corrected data for one past day, and a run of that day alone: that day changes in
+    every incremental table, and every other day of every one of them is byte-identical."""
+    settings, _ = pipeline
+    tables = _incremental_models()
+    assert {"fct_customer_health_daily", "fct_health_score_drivers"} <= set(tables)
+    before = _checksums_per_table_and_day(settings.serving_path, tables)
+    day = END - timedelta(days=5)
+    events = settings.landing_dir / "usage_events" / f"correction-{day.isoformat()}.csv"
+    events.write_text(
+        "event_id,account_id,event_name,occurred_at\n"
+        + "".join(f"FIX-{n},ACC-000001,login,{day.isoformat()}T09:{n:02d}:00Z\n" for n in range(40))
+    )
+    assert run_pipeline(settings, RunWindow(day, day))
+
+    after = _checksums_per_table_and_day(settings.serving_path, tables)
+    assert after.keys() == before.keys()
+    changed = {key for key in before if after[key] != before[key]}
+    assert changed, "the corrected day did not change"
+    assert {changed_day for _, changed_day in changed} == {day}
+    assert ("fct_customer_health_daily", day) in changed

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.warehouse import OWNERS, run_days
+from orchestration.defs.warehouse import OWNERS, scored_days
 from orchestration.scoring_config import ConfigSummary, ScoringConfigError, validate_config
 from orchestration.settings import Settings
 
@@ -50,7 +50,7 @@ def checked_config(config_dir: Path, as_of: date | None = None) -> ConfigSummary
 )
 def scoring_config(context: AssetExecutionContext) -> dg.MaterializeResult:
     settings = Settings.from_env()
-    _, last_day = run_days(context.run.tags, settings)
+    _, last_day = scored_days(context, settings)
     summary = checked_config(settings.config_dir, as_of=last_day)
     context.log.info(f"scoring configuration OK: {summary}")
     return dg.MaterializeResult(

@@ -28,7 +28,7 @@ from orchestration.defs.warehouse import (
     TRANSIENT_RETRY,
     WAREHOUSE_POOL,
     WarehouseResource,
-    run_days,
+    scored_days,
 )
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
@@ -57,7 +57,12 @@ def seed_path(config_dir: Path) -> str:
         scratch.mkdir(parents=True)
         for file in files:
             shutil.copy2(file, scratch / file.name)
-        scratch.rename(staged)
+        try:
+            scratch.rename(staged)
+        except OSError:  # another process staged the same files first
+            shutil.rmtree(scratch)
+            if not staged.is_dir():
+                raise
     return str(staged.relative_to(DBT_PROJECT_DIR))
 
 
@@ -119,7 +124,7 @@ class HealthDbtTranslator(DagsterDbtTranslator):
 def health_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    """`dbt build` of the selected models for the run's days (`run_days`).
+    """`dbt build` of the selected models for the run's days (`scored_days`).
 
     The scoring configuration is validated first, so that a run that selects only dbt
     stops on a broken seed file before dbt loads it. dbt unit tests check the SQL, not
@@ -127,7 +132,7 @@ def health_dbt_models(
     to quality.quality_check_results when the build ends, passed or failed.
     """
     settings = warehouse.settings()
-    first_day, last_day = run_days(context.run.tags, settings)
+    first_day, last_day = scored_days(context, settings)
     checked_config(settings.config_dir, as_of=last_day)
     score_from, score_to = first_day.isoformat(), last_day.isoformat()
     env = dbt_environment(settings, score_from, score_to)

@@ -1,12 +1,14 @@
 """The dbt project as Dagster sees it.
 
 The manifest is prepared (`dbt parse`) by `prepare_manifest()` before the
-definitions are imported (the command line and the tests do this), or by
-`prepare_if_dev()` under `dagster dev`; importing never parses by itself.
+definitions are imported (the command line and the tests do this), or on import under
+`dagster dev` (DAGSTER_IS_DEV_CLI), where it re-parses only after the dbt files changed.
+Otherwise importing never parses.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -25,7 +27,6 @@ dbt_project = DbtProject(
     profiles_dir=DBT_PROJECT_DIR,
     target=os.environ.get("HEALTH_DBT_TARGET", "duckdb"),
 )
-dbt_project.prepare_if_dev()
 
 
 PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
@@ -59,9 +60,15 @@ def prepare_manifest() -> None:
     fingerprint = project_fingerprint()
     if dbt_project.manifest_path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
         return
-    dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
-    dbt.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
-    stamp.write_text(fingerprint)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    # one parse at a time (`dagster dev` loads the code in several processes at once, and
+    # so do parallel test workers); whoever waited finds the manifest fresh
+    with stamp.with_name(".parse.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.is_file() and stamp.read_text() == fingerprint):
+            dbt = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+            dbt.cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+            stamp.write_text(fingerprint)
 
 
 MART_MODELS = (
@@ -73,3 +80,10 @@ MART_MODELS = (
     "mart_health_movers",
 )
 """The marts: what the gate checks and publish copies."""
+
+
+if os.environ.get("DAGSTER_IS_DEV_CLI"):
+    # Not `dbt_project.prepare_if_dev()`: that parses on every load of the code (each run
+    # worker too) and runs the `dbt` found on PATH, which is missing when dagster is
+    # started as .venv/bin/dagster without the venv activated.
+    prepare_manifest()
