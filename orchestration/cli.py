@@ -259,6 +259,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Sync the destinations of sync.yml from the warehouse as it is (what the `sync/*`
+    assets do after a run); `--dry-run` prints what would be sent and changes nothing."""
+    import json
+
+    from orchestration.defs.sync.config import load_destinations
+    from orchestration.defs.sync.runner import make_sender, run_sync
+
+    settings = Settings.from_env()
+    destinations = [d for d in load_destinations() if args.destination in (None, d.name)]
+    if not destinations:
+        print(f"error: no destination {args.destination!r} in sync.yml", file=sys.stderr)
+        return 2
+    run_id = f"cli-{utc_now():%Y%m%dT%H%M%S}"
+    failed = False
+    with warehouse_held(settings):
+        con = duckdb.connect(str(settings.warehouse_path))
+        try:
+            for destination in destinations:
+                missing = destination.missing_setting()
+                if missing:
+                    print(f"{destination.name}: skipped, {missing} is not set")
+                    continue
+                result = run_sync(
+                    con,
+                    destination,
+                    run_id,
+                    lambda d=destination: make_sender(d, con, settings.data_dir, run_id),
+                    dry_run=args.dry_run,
+                )
+                print(result.summary())
+                for change in result.sample:
+                    print("  " + json.dumps(change))
+                failed = failed or result.error is not None
+        finally:
+            con.close()
+    return 1 if failed else 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Prepare the Dagster home (dagster.yaml, its SQLite tables) and the dbt manifest, then
     replace this process with `dagster dev`: the webserver and the daemon start together,
@@ -305,9 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("dev", help="start the Dagster UI and daemon (what `make dev` runs)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    sync = sub.add_parser("sync", help="send changed scores to the sync.yml destinations")
+    sync.add_argument("--dry-run", action="store_true", help="print what would be sent")
+    sync.add_argument("--destination", help="only this destination (default: all)")
     args = parser.parse_args(argv)
+    commands = {"run": cmd_run, "dev": cmd_dev, "sync": cmd_sync}
     try:
-        return cmd_dev(args) if args.command == "dev" else cmd_run(args)
+        return commands[args.command](args)
     except TimeoutError as exc:  # another run held the warehouse too long
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -15,10 +15,18 @@ from orchestration.defs.operations.landing_sensor import landing_sensor
 from orchestration.defs.operations.schedule import daily_schedule
 from orchestration.defs.publish.assets import serving_health_duckdb
 from orchestration.defs.quality.assets import fact_exit_checks, quality_gate
+from orchestration.defs.sync.assets import sync_assets
 from orchestration.defs.warehouse import WarehouseResource
 
 defs = dg.Definitions(
-    assets=[scoring_config, *ingest_assets, health_dbt_models, quality_gate, serving_health_duckdb],
+    assets=[
+        scoring_config,
+        *ingest_assets,
+        health_dbt_models,
+        quality_gate,
+        serving_health_duckdb,
+        *sync_assets,
+    ],
     asset_checks=[fact_exit_checks],
     jobs=[health_pipeline, ingest_job],
     schedules=[daily_schedule],

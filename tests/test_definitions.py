@@ -64,7 +64,14 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
 
     # grouped as an on-call engineer reads the graph, every asset described and owned
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"ingest", "transform", "quality", "publish"}
+    assert groups == {"ingest", "transform", "quality", "publish", "sync"}
+    # every sync destination of sync.yml is an asset downstream of the gate and the file
+    for name in ("crm_postgres", "crm_webhook", "outbox"):
+        parents = graph.get(dg.AssetKey(["sync", name])).parent_keys
+        assert {
+            dg.AssetKey(["quality", "gate"]),
+            dg.AssetKey(["serving", "health_duckdb"]),
+        } <= parents
     for key in graph.get_all_asset_keys():
         assert graph.get(key).owners == ["team:customer-health"], key
         if not key.to_user_string().startswith(("staging/", "intermediate/", "config/")):

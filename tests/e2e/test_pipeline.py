@@ -165,6 +165,31 @@ def test_publish_materialization_tells_what_was_published(pipeline) -> None:
     assert 0 <= p10 <= p50 <= p90 <= 100
 
 
+def test_the_run_synced_the_configured_destinations(pipeline) -> None:
+    """After publishing, the run synced sync.yml's outbox (the destinations needing a URL
+    or a switch were skipped with a note): one record per scored account, and the state
+    in the warehouse says the same."""
+    import dagster as dg
+
+    settings, _ = pipeline
+    [outbox_file] = (settings.data_dir / "outbox" / "outbox").glob("*.jsonl")
+    records = [json.loads(line) for line in outbox_file.read_text().splitlines()]
+    [(accounts,)] = _fact(settings.warehouse_path, "select count(*) from marts.sync_account_health")
+    assert len(records) == accounts > 0
+    assert {r["_op"] for r in records} == {"upsert"}
+    assert max(r["scored_at"] for r in records) == END.isoformat()
+    [(synced,)] = _fact(
+        settings.warehouse_path,
+        "select count(*) from sync.sync_state where destination = 'outbox'",
+    )
+    assert synced == accounts
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        [skipped] = instance.fetch_materializations(
+            dg.AssetKey(["sync", "crm_webhook"]), limit=1
+        ).records
+    assert "HEALTH_SYNC_WEBHOOK_URL" in skipped.asset_materialization.metadata["skipped"].value
+
+
 def test_fact_has_exactly_one_row_per_account_day(pipeline) -> None:
     settings, _ = pipeline
     rows, distinct, accounts = _fact(

@@ -7,17 +7,17 @@ saying why, when no server answers; under CI (CI=true) they fail instead.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
-import psycopg2
 import pytest
 
 from orchestration.defs.dbt.project import MART_MODELS
 from orchestration.postgres import PostgresSettings, copy_schema
 from orchestration.sample_data.generator import generate
+from tests.postgres_server import fresh_database
 from tests.warehouse import dbt_ok, load_landing
 
 START, END = date(2025, 3, 1), date(2025, 5, 10)
@@ -26,23 +26,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def postgres() -> PostgresSettings:
-    settings = PostgresSettings.from_env()
-    try:
-        admin = settings.connect()
-    except psycopg2.OperationalError as exc:
-        message = f"PostgreSQL is not reachable at {settings.describe()}: {exc}".strip()
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI must exercise the Postgres target)")
-        pytest.skip(message)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"drop database if exists {DATABASE}")
-        cur.execute(f"create database {DATABASE}")
-    yield PostgresSettings(**{**settings.__dict__, "database": DATABASE})
-    with admin.cursor() as cur:
-        cur.execute(f"drop database if exists {DATABASE} with (force)")
-    admin.close()
+def postgres() -> Iterator[PostgresSettings]:
+    with fresh_database(DATABASE) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,133 @@
+"""The file outbox (one file per sync run, JSON lines or CSV, with tombstones) and the
+command-line sync with `--dry-run`, on a real warehouse file."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.defs.sync.config import Destination, SyncConfigError, load_destinations
+from orchestration.defs.sync.runner import make_sender, run_sync
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNC_TABLE = """
+create table marts.sync_account_health as
+select printf('ACC-%06d', i) as account_id, 'Account ' || i as account_name,
+       'csm' as csm_owner, 'smb' as segment, 'default' as scorecard,
+       cast(60 + i as double) as health_score, 'healthy' as health_band,
+       'improving' as health_trend, 1.0::double as health_score_delta_7d,
+       2.0::double as health_score_delta_30d, 'engagement' as top_positive_driver,
+       'support' as top_negative_driver, 0.9::double as score_coverage,
+       false as is_churned, 2400.0::double as arr, 'v7' as config_version,
+       date '2025-06-01' as scored_at
+from range(1, 4) as t(i)
+"""
+
+
+@pytest.fixture
+def warehouse(health_env: dict[str, Path]) -> Path:
+    path = health_env["data"] / "warehouse.duckdb"
+    path.parent.mkdir(parents=True)
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(SYNC_TABLE)
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_outbox_writes_one_file_per_sync_with_tombstones(warehouse: Path, fmt: str) -> None:
+    destination = Destination(
+        name=f"box_{fmt}",
+        type="file",
+        fields={"id": "account_id", "score": "health_score", "band": "health_band"},
+        on_delete="tombstone",
+        options={"format": fmt},
+    )
+    data_dir = warehouse.parent
+    con = duckdb.connect(str(warehouse))
+    try:
+        for run_id in ("run-aaaaaaaa", "run-bbbbbbbb"):
+            if run_id == "run-bbbbbbbb":
+                con.execute("delete from marts.sync_account_health where account_id = 'ACC-000002'")
+            result = run_sync(
+                con,
+                destination,
+                run_id,
+                lambda r=run_id: make_sender(destination, con, data_dir, r),
+            )
+            assert result.error is None
+    finally:
+        con.close()
+    files = sorted((data_dir / "outbox" / destination.name).iterdir())
+    assert [f.suffix for f in files] == [f".{fmt}", f".{fmt}"]  # no scratch file left
+    if fmt == "jsonl":
+        first = [json.loads(line) for line in files[0].read_text().splitlines()]
+        second = [json.loads(line) for line in files[1].read_text().splitlines()]
+    else:
+        first = list(csv.DictReader(files[0].open()))
+        second = list(csv.DictReader(files[1].open()))
+    assert [(r["_op"], r["id"]) for r in first] == [
+        ("upsert", "ACC-000001"), ("upsert", "ACC-000002"), ("upsert", "ACC-000003"),
+    ]  # fmt: skip
+    assert [(r["_op"], r["id"]) for r in second] == [("delete", "ACC-000002")]
+    assert str(second[0]["score"]) == "62.0"  # a tombstone carries the last values sent
+
+
+def test_cli_dry_run_prints_what_would_be_sent_and_changes_nothing(warehouse: Path) -> None:
+    env = {**os.environ}
+    env.pop("HEALTH_SYNC_WEBHOOK_URL", None)
+    env.pop("HEALTH_SYNC_POSTGRES", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "sync", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "outbox: would send 3 upserts and 0 deletes" in out
+    assert '"_op": "upsert", "account_id": "ACC-000001"' in out
+    assert "crm_webhook: skipped, HEALTH_SYNC_WEBHOOK_URL is not set" in out
+    assert "crm_postgres: skipped, HEALTH_SYNC_POSTGRES is not set" in out
+    assert not (warehouse.parent / "outbox").exists()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        assert con.execute("select count(*) from sync.sync_state").fetchone() == (0,)
+        assert con.execute("select distinct status from sync.sync_runs").fetchall() == [
+            ("dry_run",)
+        ]
+    finally:
+        con.close()
+
+
+def test_a_broken_sync_file_names_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "sync.yml"
+    config.write_text(
+        "destinations:\n"
+        "  crm:\n"
+        "    type: salesforce\n"
+        "    on_delete: purge\n"
+        "    fields: {id: account_key, score: health_score}\n"
+    )
+    with pytest.raises(SyncConfigError) as raised:
+        load_destinations(config)
+    message = str(raised.value)
+    assert f"{config}, destination 'crm': type 'salesforce' is not one of" in message
+    assert "unknown columns ['account_key']" in message
+    assert "one field must map to account_id" in message
+    assert "on_delete 'purge' is not one of delete, tombstone, ignore" in message
+
+
+def test_the_shipped_sync_file_is_valid() -> None:
+    names = {d.name: d.type for d in load_destinations(ROOT / "sync.yml")}
+    assert names == {"crm_postgres": "postgres", "crm_webhook": "webhook", "outbox": "file"}

@@ -1,0 +1,188 @@
+"""The webhook sync against a real local HTTP server, through a real Dagster materialization
+of the sync asset: the server fails the first attempts with 503 (the very first after it
+had already stored the batch), then accepts, and rejects one record with 422. Every
+accepted record arrives once, the rejected one is reported, the state advances only for
+what was accepted, and neither the URL nor the token shows in any log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.defs.sync.assets import build_sync_asset
+from orchestration.defs.sync.config import Destination
+from orchestration.defs.warehouse import WarehouseResource
+
+TOKEN = "s3cret-token-for-tests"
+ACCOUNTS = 7
+BAD = "ACC-000004"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A CRM endpoint: bearer auth, dedup by Idempotency-Key, 503 on the first two POSTs
+    (the first after storing its batch: the reply was lost), 422 naming BAD."""
+
+    posts: list[str] = []
+    stored: dict[str, list[dict]] = {}
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        key = self.headers["Idempotency-Key"]
+        type(self).posts.append(key)
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._reply(401, {"error": "unauthorized"})
+        records = body["records"]
+        if any(r["external_id"] == BAD for r in records):
+            return self._reply(422, {"rejected": [{"key": BAD, "reason": "owner unknown"}]})
+        if key not in self.stored:
+            self.stored[key] = records
+        if len(self.posts) <= 2:
+            return self._reply(503, {"error": "try again"})
+        return self._reply(200, {"accepted": len(records)})
+
+    def _reply(self, status: int, document: dict) -> None:
+        payload = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.posts, Receiver.stored = [], {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/health?secret=url-part"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def warehouse(health_env: dict[str, Path]) -> Path:
+    path = health_env["data"] / "warehouse.duckdb"
+    path.parent.mkdir(parents=True)
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(
+        """
+        create table marts.sync_account_health as
+        select printf('ACC-%06d', i) as account_id, 'Account ' || i as account_name,
+               'csm' as csm_owner, 'smb' as segment, 'default' as scorecard,
+               cast(50 + i as double) as health_score, 'watch' as health_band,
+               'stable' as health_trend, 0.0::double as health_score_delta_7d,
+               0.0::double as health_score_delta_30d, 'engagement' as top_positive_driver,
+               'billing' as top_negative_driver, 1.0::double as score_coverage,
+               false as is_churned, 1000.0::double as arr, 'v1' as config_version,
+               date '2025-06-01' as scored_at
+        from range(1, ? + 1) as t(i)
+        """,
+        [ACCOUNTS],
+    )
+    con.close()
+    return path
+
+
+def test_webhook_delivers_each_accepted_record_once_and_reports_the_rejected(
+    receiver: str, warehouse: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("TEST_HOOK_URL", receiver)
+    monkeypatch.setenv("TEST_HOOK_TOKEN", TOKEN)
+    destination = Destination(
+        name="crm_hook",
+        type="webhook",
+        fields={"external_id": "account_id", "score": "health_score", "band": "health_band"},
+        on_delete="tombstone",
+        batch_size=3,
+        options={
+            "url_env": "TEST_HOOK_URL",
+            "token_env": "TEST_HOOK_TOKEN",
+            "backoff_seconds": 0.05,
+            "max_attempts": 4,
+        },
+    )
+    asset = build_sync_asset(destination)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [asset], instance=instance, resources={"warehouse": WarehouseResource()}
+        )
+        assert result.success
+        [materialization] = result.asset_materializations_for_node(asset.op.name)
+        logs = "\n".join(str(event.user_message) for event in instance.all_logs(result.run_id))
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert metadata["accepted"] == ACCOUNTS - 1
+    assert metadata["rejected"] == 1
+    assert metadata["rejections"] == {BAD: "owner unknown"}
+    assert metadata["status"] == "rejected_rows"
+
+    # every accepted record delivered once: one stored batch per idempotency key, and
+    # the batch whose first reply was lost was not stored twice
+    delivered = [r["external_id"] for batch in Receiver.stored.values() for r in batch]
+    assert sorted(delivered) == [f"ACC-{i:06d}" for i in range(1, ACCOUNTS + 1) if i != 4]
+    assert len(Receiver.posts) > len(Receiver.stored)  # retries happened
+    assert Receiver.posts[0] == Receiver.posts[1]  # a retry repeats its key
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    synced = [
+        k for (k,) in con.execute("select record_key from sync.sync_state order by 1").fetchall()
+    ]
+    con.close()
+    assert synced == sorted(delivered)  # the rejected record is not marked as synced
+
+    output = capsys.readouterr()
+    for secret in (TOKEN, "url-part", receiver):
+        assert secret not in logs and secret not in output.out + output.err
+
+    # a second sync sends only the record that was rejected (still unsynced)
+    Receiver.posts.clear()
+    with dg.DagsterInstance.ephemeral() as instance:
+        again = dg.materialize(
+            [asset], instance=instance, resources={"warehouse": WarehouseResource()}
+        )
+    [second] = again.asset_materializations_for_node(asset.op.name)
+    assert second.metadata["planned_upserts"].value == 1
+    assert second.metadata["rejected"].value == 1
+
+
+def test_webhook_that_stays_down_fails_its_asset_and_keeps_earlier_batches(
+    warehouse: Path, monkeypatch
+) -> None:
+    """A refused connection on every attempt: the step fails after the retries, naming
+    the variable, not the URL; the webhook's own retries are the retries (the step is not
+    retried on top); nothing is marked as synced."""
+    monkeypatch.setenv("TEST_HOOK_URL", "http://127.0.0.1:9/unreachable-secret-path")
+    destination = Destination(
+        name="down_hook",
+        type="webhook",
+        fields={"external_id": "account_id", "score": "health_score"},
+        batch_size=3,
+        options={"url_env": "TEST_HOOK_URL", "backoff_seconds": 0.01, "max_attempts": 2},
+    )
+    asset = build_sync_asset(destination)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [asset],
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
+            raise_on_error=False,
+        )
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        message = str(failure.event_specific_data.error.message)
+    assert "TEST_HOOK_URL" in message and "unreachable-secret-path" not in message
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.execute("select count(*) from sync.sync_state").fetchone() == (0,)
+    assert con.execute("select status from sync.sync_runs").fetchall()[-1] == ("failed",)
+    con.close()
