@@ -13,7 +13,11 @@ from orchestration.defs.jobs import health_pipeline, ingest_job
 from orchestration.defs.operations.failure_sensor import run_failures
 from orchestration.defs.operations.landing_sensor import landing_sensor
 from orchestration.defs.operations.schedule import daily_schedule
-from orchestration.defs.publish.assets import serving_health_duckdb
+from orchestration.defs.publish.assets import (
+    parquet_exports,
+    serving_health_duckdb,
+    serving_postgres,
+)
 from orchestration.defs.quality.assets import fact_exit_checks, quality_gate
 from orchestration.defs.sync.assets import sync_assets
 from orchestration.defs.warehouse import WarehouseResource
@@ -25,6 +29,8 @@ defs = dg.Definitions(
         health_dbt_models,
         quality_gate,
         serving_health_duckdb,
+        parquet_exports,
+        serving_postgres,
         *sync_assets,
     ],
     asset_checks=[fact_exit_checks],

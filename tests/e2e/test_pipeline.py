@@ -190,6 +190,31 @@ def test_the_run_synced_the_configured_destinations(pipeline) -> None:
     assert "HEALTH_SYNC_WEBHOOK_URL" in skipped.asset_materialization.metadata["skipped"].value
 
 
+def test_the_run_exported_parquet_for_tools_that_read_files(pipeline) -> None:
+    """Every published table as Parquet: the fact partitioned by as_of_date, dimensions
+    as one file; the same rows as the serving file."""
+    settings, _ = pipeline
+    exports = settings.data_dir / "exports"
+    days = sorted(p.name for p in (exports / "fct_customer_health_daily").iterdir())
+    assert days[0] == f"as_of_date={START.isoformat()}" and days[-1] == f"as_of_date={END}"
+    assert (exports / "dim_accounts" / "dim_accounts.parquet").is_file()
+    con = duckdb.connect()
+    try:
+        for table, pattern in (
+            ("fct_customer_health_daily", "fct_customer_health_daily/*/*.parquet"),
+            ("dim_accounts", "dim_accounts/*.parquet"),
+            ("bi_arr_at_risk", "bi_arr_at_risk/*/*.parquet"),
+        ):
+            [(exported,)] = con.execute(
+                "select count(*) from read_parquet(?, hive_partitioning = true)",
+                [str(exports / pattern)],
+            ).fetchall()
+            [(served,)] = _fact(settings.serving_path, f"select count(*) from {table}")
+            assert exported == served > 0, table
+    finally:
+        con.close()
+
+
 def test_fact_has_exactly_one_row_per_account_day(pipeline) -> None:
     settings, _ = pipeline
     rows, distinct, accounts = _fact(
@@ -556,3 +581,75 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
     assert changed, "the corrected day did not change"
     assert {changed_day for _, changed_day in changed} == {day}
     assert ("fct_customer_health_daily", day) in changed
+
+
+BI_READER = r"""
+import json, sys, time
+from pathlib import Path
+import duckdb
+
+serving, control = sys.argv[1], Path(sys.argv[2])
+
+def connect():
+    return duckdb.connect(serving, read_only=True)
+
+def report(con, event):
+    run_id = con.execute("select run_id from publish_log").fetchone()[0]
+    rows = con.execute("select count(*) from fct_customer_health_daily").fetchone()[0]
+    print(json.dumps({"event": event, "run_id": run_id, "rows": rows}), flush=True)
+
+con = connect()
+report(con, "connected")
+while not (control / "stop").exists():
+    if (control / "reconnect").exists():
+        (control / "reconnect").unlink()
+        con.close()
+        con = connect()
+        report(con, "reconnected")
+    else:
+        report(con, "read")
+    time.sleep(0.2)
+con.close()
+"""
+
+
+def test_a_bi_reader_holding_the_serving_file_open_survives_a_run(pipeline, tmp_path) -> None:
+    """A second process keeps a read-only connection to the serving file and queries it
+    throughout a whole run: it never fails, reads the old publication until it reconnects,
+    then reads the new one."""
+    import subprocess
+    import sys
+    import time
+
+    settings, _ = pipeline
+    control = tmp_path / "control"
+    control.mkdir()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", BI_READER, str(settings.serving_path), str(control)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = json.loads(reader.stdout.readline())
+        assert first["event"] == "connected"
+        assert run_pipeline(settings, RunWindow(END - timedelta(days=2), END))
+        [(new_run_id,)] = _fact(settings.serving_path, "select run_id from publish_log")
+        assert new_run_id != first["run_id"]
+        (control / "reconnect").touch()
+        deadline = time.monotonic() + 60
+        while (control / "reconnect").exists():
+            assert time.monotonic() < deadline and reader.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        (control / "stop").touch()
+        out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    events = [first] + [json.loads(line) for line in out.splitlines()]
+    reconnected = next(i for i, e in enumerate(events) if e["event"] == "reconnected")
+    reads = events[:reconnected]
+    assert len(reads) > 10  # it kept reading while the run went on
+    assert {e["run_id"] for e in reads} == {first["run_id"]}  # the old file, unchanged
+    assert {e["rows"] for e in reads} == {first["rows"]}
+    assert events[reconnected]["run_id"] == new_run_id

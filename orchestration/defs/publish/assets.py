@@ -1,11 +1,13 @@
-"""The published serving file, downstream of every model and check of the run."""
+"""The published serving file, downstream of every model and check of the run, and its
+copies for other readers: Parquet files and a Postgres schema."""
 
+import os
 import time
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.publish.serving import publish_serving_file, score_summary
+from orchestration.defs.publish.serving import export_parquet, publish_serving_file, score_summary
 from orchestration.defs.quality.assets import MART_KEYS, QUALITY_GATE_KEY
 from orchestration.defs.warehouse import (
     DAILY_FRESHNESS,
@@ -59,3 +61,64 @@ def serving_health_duckdb(
             }
         )
     return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    key=dg.AssetKey(["serving", "parquet_exports"]),
+    description=(
+        "Parquet files of every published table under $HEALTH_DATA_DIR/exports/<table>/, for "
+        "tools that read files: the fact tables partitioned by as_of_date, the others one "
+        "file each. Rewritten from the serving file after each publish."
+    ),
+    deps=[serving_health_duckdb.key],
+    group_name="publish",
+    owners=OWNERS,
+    kinds={"parquet"},
+    retry_policy=TRANSIENT_RETRY,
+)
+def parquet_exports(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    settings = warehouse.settings()
+    exports = settings.data_dir / "exports"
+    rows = export_parquet(settings.serving_path, exports, run_id=context.run.run_id)
+    context.log.info(f"exported {len(rows)} tables to {exports}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(exports)),
+            **{f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()},
+        }
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["serving", "postgres"]),
+    description=(
+        "The published tables copied to PostgreSQL (schema $HEALTH_PG_SERVING_SCHEMA, default "
+        "`health`, on the HEALTH_PG_* server) for BI tools that speak Postgres; each table "
+        "replaced in one transaction. Runs when HEALTH_PUBLISH_POSTGRES=true."
+    ),
+    deps=[serving_health_duckdb.key],
+    group_name="publish",
+    owners=OWNERS,
+    kinds={"postgres"},
+    retry_policy=TRANSIENT_RETRY,
+)
+def serving_postgres(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    if os.environ.get("HEALTH_PUBLISH_POSTGRES", "").strip().lower() != "true":
+        context.log.info("HEALTH_PUBLISH_POSTGRES is not true: not published to Postgres")
+        return dg.MaterializeResult(metadata={"skipped": "HEALTH_PUBLISH_POSTGRES is not true"})
+    from orchestration.postgres import PostgresSettings, copy_schema
+
+    target = PostgresSettings.from_env()
+    schema = os.environ.get("HEALTH_PG_SERVING_SCHEMA", "health")
+    rows = copy_schema(str(warehouse.settings().serving_path), target, "main", schema)
+    context.log.info(f"published {len(rows)} tables to {target.describe()} schema {schema}")
+    return dg.MaterializeResult(
+        metadata={
+            "postgres": dg.MetadataValue.text(f"{target.describe()} schema {schema}"),
+            **{f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()},
+        }
+    )

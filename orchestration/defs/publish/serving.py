@@ -9,6 +9,7 @@ as it was.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +119,59 @@ def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Publ
     os.replace(staging, serving)
     _fsync(serving.parent)
     return Published(path=serving, tables=tables)
+
+
+PARTITION_COLUMN = "as_of_date"
+
+
+def export_parquet(serving: Path, exports: Path, *, run_id: str) -> dict[str, int]:
+    """Parquet files of every published table under `exports/<table>/`: tables with an
+    `as_of_date` are partitioned by it (`as_of_date=YYYY-MM-DD/`), the rest are one file.
+
+    Written beside the exports folder, then swapped in table by table (rename), so a tool
+    reading a table's folder sees the old files or the new ones. Rows per table."""
+    staging = exports.with_name(f".{exports.name}.{run_id}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    rows: dict[str, int] = {}
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+            " and table_name != 'publish_log' order by 1"
+        ).fetchall()
+        for (table,) in tables:
+            columns = {
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'main' and table_name = ?",
+                    [table],
+                ).fetchall()
+            }
+            target = staging / table
+            if PARTITION_COLUMN in columns:
+                con.execute(
+                    f"copy (select * from main.\"{table}\" order by all) to '{target}'"
+                    f" (format parquet, partition_by ({PARTITION_COLUMN}))"
+                )
+            else:
+                target.mkdir()
+                con.execute(
+                    f'copy (select * from main."{table}" order by all)'
+                    f" to '{target / (table + '.parquet')}' (format parquet)"
+                )
+            row = con.execute(f'select count(*) from main."{table}"').fetchone()
+            rows[table] = int(row[0]) if row else 0
+    finally:
+        con.close()
+    exports.mkdir(parents=True, exist_ok=True)
+    for table in rows:
+        old = exports / f".{table}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if (exports / table).exists():
+            os.rename(exports / table, old)
+        os.rename(staging / table, exports / table)
+        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    return rows
