@@ -18,7 +18,7 @@ END ?=
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test dev generate bench lint lock clean
+.PHONY: help venv run test browser dev generate bench lint lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ run: $(STAMP) ## Run the whole pipeline (sample data if the landing folder is em
 
 test: $(STAMP) ## Run the test suite (real DuckDB files, dbt and Dagster runs); TEST_WORKERS=2
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+browser: ## Debian's chromium for the report test (apt-get; CI runs this before make test)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 dev: $(STAMP) ## Start the Dagster UI on http://127.0.0.1:3000 with the project loaded
 	@$(PY) -m orchestration.cli dev --host 127.0.0.1 --port 3000

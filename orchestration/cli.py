@@ -223,6 +223,10 @@ def print_summary(settings: Settings) -> None:
         print(f"    {band:<18} {count}")
     print(f"  serving file         {settings.serving_path}")
     print(f"  warehouse            {settings.warehouse_path}")
+    report = settings.data_dir / "reports" / "health_report.html"
+    if report.is_file():
+        print(f"  health report        {report.as_uri()}")
+    print(f"  Parquet exports      {settings.data_dir / 'exports'}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from orchestration.defs.operations.failure_sensor import run_failures
 from orchestration.defs.operations.landing_sensor import landing_sensor
 from orchestration.defs.operations.schedule import daily_schedule
 from orchestration.defs.publish.assets import (
+    health_report,
     parquet_exports,
     serving_health_duckdb,
     serving_postgres,
@@ -31,6 +32,7 @@ defs = dg.Definitions(
         serving_health_duckdb,
         parquet_exports,
         serving_postgres,
+        health_report,
         *sync_assets,
     ],
     asset_checks=[fact_exit_checks],

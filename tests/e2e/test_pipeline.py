@@ -7,6 +7,7 @@ temporary Dagster instance), on small generated data.
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -213,6 +214,56 @@ def test_the_run_exported_parquet_for_tools_that_read_files(pipeline) -> None:
             assert exported == served > 0, table
     finally:
         con.close()
+
+
+def test_the_health_report_renders_its_charts_in_chromium(pipeline) -> None:
+    """The report the run wrote, opened in headless Chromium (Debian's, `make browser`) with
+    the network cut off: every chart drew visible shapes, nothing logged an error, nothing
+    was fetched but the file itself. The screenshot is kept in test-artifacts/."""
+    import shutil
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        message = "chromium is not installed: run `make browser` (Debian's chromium package)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    settings, _ = pipeline
+    report = settings.data_dir / "reports" / "health_report.html"
+    artifacts = Path(os.environ.get("HEALTH_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 1400})
+            page.route("http*://**", lambda route: route.abort())  # offline
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(report.as_uri())
+            charts = page.locator("svg.chart")
+            assert charts.count() == 4
+            for i in range(charts.count()):
+                box = charts.nth(i).bounding_box()
+                assert box is not None and box["width"] > 100 and box["height"] > 50, i
+                shapes = charts.nth(i).locator("rect, polyline")
+                drawn = [shapes.nth(j).bounding_box() for j in range(shapes.count())]
+                assert any(b and b["width"] > 1 and b["height"] > 1 for b in drawn), i
+            assert page.locator("h2").all_inner_texts()[:4] == [
+                "Portfolio health", "Band distribution by segment",
+                f"Band trend (last {90} days)", "ARR at risk",
+            ]  # fmt: skip
+            assert page.locator("table").count() >= 1
+            page.screenshot(path=str(artifacts / "health_report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+    assert requests == [report.as_uri()]
+    assert (artifacts / "health_report.png").stat().st_size > 10_000
 
 
 def test_fact_has_exactly_one_row_per_account_day(pipeline) -> None:

@@ -7,6 +7,7 @@ import time
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from orchestration.defs.publish.report import build_report
 from orchestration.defs.publish.serving import export_parquet, publish_serving_file, score_summary
 from orchestration.defs.quality.assets import MART_KEYS, QUALITY_GATE_KEY
 from orchestration.defs.warehouse import (
@@ -120,5 +121,35 @@ def serving_postgres(
         metadata={
             "postgres": dg.MetadataValue.text(f"{target.describe()} schema {schema}"),
             **{f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()},
+        }
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["serving", "health_report"]),
+    description=(
+        "The health report ($HEALTH_DATA_DIR/reports/health_report.html): one self-contained "
+        "HTML file with charts (portfolio and segments by band, band trend, ARR at risk), "
+        "top movers and their drivers, accounts with insufficient data, and the run's "
+        "data-quality status. Opens offline."
+    ),
+    deps=[serving_health_duckdb.key],
+    group_name="publish",
+    owners=OWNERS,
+    kinds={"html"},
+    retry_policy=TRANSIENT_RETRY,
+)
+def health_report(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    settings = warehouse.settings()
+    report = build_report(settings.serving_path, settings.data_dir / "reports")
+    context.log.info(f"health report: {report.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(report.path)),
+            "link": dg.MetadataValue.url(report.path.as_uri()),
+            "as_of_date": dg.MetadataValue.text(report.as_of_date),
+            "charts": dg.MetadataValue.int(report.charts),
         }
     )
