@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,9 +149,24 @@ def health_dbt_models(
                 description=f"dbt build failed: {exc}", allow_retries=False
             ) from exc
         finally:
+            stop_if_running(context, invocation)
             keep_partial_parse(invocation.target_path)
             partition = partition_range(first_day, last_day)
             record_test_results(context, warehouse, invocation, partition)
+
+
+def stop_if_running(context: AssetExecutionContext, invocation: DbtCliInvocation) -> None:
+    """A step that fails while dbt still runs (an error handling its events, say) must not
+    leave dbt writing the warehouse: a retry would start a second dbt on the same file."""
+    if invocation.process.poll() is not None:
+        return
+    context.log.warning("the step failed while dbt was running: stopping dbt")
+    invocation.process.terminate()
+    try:
+        invocation.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        invocation.process.kill()
+        invocation.process.wait()
 
 
 def keep_partial_parse(invocation_target: Path) -> None:
