@@ -15,20 +15,9 @@ import pytest
 
 from orchestration.defs.sync.config import Destination, SyncConfigError, load_destinations
 from orchestration.defs.sync.runner import make_sender, run_sync
+from tests.sync.source import create_sync_source
 
 ROOT = Path(__file__).resolve().parents[2]
-SYNC_TABLE = """
-create table marts.sync_account_health as
-select printf('ACC-%06d', i) as account_id, 'Account ' || i as account_name,
-       'csm' as csm_owner, 'smb' as segment, 'default' as scorecard,
-       cast(60 + i as double) as health_score, 'healthy' as health_band,
-       'improving' as health_trend, 1.0::double as health_score_delta_7d,
-       2.0::double as health_score_delta_30d, 'engagement' as top_positive_driver,
-       'support' as top_negative_driver, 0.9::double as score_coverage,
-       false as is_churned, 2400.0::double as arr, 'v7' as config_version,
-       date '2025-06-01' as scored_at
-from range(1, 4) as t(i)
-"""
 
 
 @pytest.fixture
@@ -36,8 +25,7 @@ def warehouse(health_env: dict[str, Path]) -> Path:
     path = health_env["data"] / "warehouse.duckdb"
     path.parent.mkdir(parents=True)
     con = duckdb.connect(str(path))
-    con.execute("create schema marts")
-    con.execute(SYNC_TABLE)
+    create_sync_source(con, 3, base_score=60)
     con.close()
     return path
 

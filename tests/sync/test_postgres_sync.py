@@ -15,6 +15,7 @@ from orchestration.defs.sync.config import Destination
 from orchestration.defs.sync.runner import make_sender, run_sync
 from orchestration.postgres import PostgresSettings
 from tests.postgres_server import fresh_database
+from tests.sync.source import create_sync_source
 
 DATABASE = "health_sync_test"
 pytestmark = pytest.mark.postgres
@@ -47,23 +48,7 @@ def warehouse(tmp_path: Path, postgres: PostgresSettings, monkeypatch) -> duckdb
     }.items():
         monkeypatch.setenv(name, value)
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    con.execute("create schema marts")
-    con.execute(
-        """
-        create table marts.sync_account_health as
-        select
-            printf('ACC-%06d', i) as account_id, 'Account ' || i as account_name,
-            'csm' || (i % 2) as csm_owner, 'smb' as segment, 'default' as scorecard,
-            cast(40 + i as double) as health_score, 'watch' as health_band,
-            'stable' as health_trend,
-            0.0::double as health_score_delta_7d, 0.0::double as health_score_delta_30d,
-            'engagement' as top_positive_driver, 'billing' as top_negative_driver,
-            1.0::double as score_coverage, false as is_churned, 1200.0::double * i as arr,
-            'v1' as config_version, date '2025-06-01' as scored_at
-        from range(1, ? + 1) as t(i)
-        """,
-        [ACCOUNTS],
-    )
+    create_sync_source(con, ACCOUNTS, base_score=40)
     yield con
     con.close()
 

@@ -19,6 +19,7 @@ import pytest
 from orchestration.defs.sync.assets import build_sync_asset
 from orchestration.defs.sync.config import Destination
 from orchestration.defs.warehouse import WarehouseResource
+from tests.sync.source import create_sync_source
 
 TOKEN = "s3cret-token-for-tests"
 ACCOUNTS = 7
@@ -75,22 +76,7 @@ def warehouse(health_env: dict[str, Path]) -> Path:
     path = health_env["data"] / "warehouse.duckdb"
     path.parent.mkdir(parents=True)
     con = duckdb.connect(str(path))
-    con.execute("create schema marts")
-    con.execute(
-        """
-        create table marts.sync_account_health as
-        select printf('ACC-%06d', i) as account_id, 'Account ' || i as account_name,
-               'csm' as csm_owner, 'smb' as segment, 'default' as scorecard,
-               cast(50 + i as double) as health_score, 'watch' as health_band,
-               'stable' as health_trend, 0.0::double as health_score_delta_7d,
-               0.0::double as health_score_delta_30d, 'engagement' as top_positive_driver,
-               'billing' as top_negative_driver, 1.0::double as score_coverage,
-               false as is_churned, 1000.0::double as arr, 'v1' as config_version,
-               date '2025-06-01' as scored_at
-        from range(1, ? + 1) as t(i)
-        """,
-        [ACCOUNTS],
-    )
+    create_sync_source(con, ACCOUNTS, base_score=50)
     con.close()
     return path
 

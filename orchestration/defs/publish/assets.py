@@ -19,6 +19,10 @@ from orchestration.defs.warehouse import (
 )
 
 
+def _rows(rows: dict[str, int]) -> dict[str, dg.MetadataValue]:
+    return {f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()}
+
+
 @dg.asset(
     key=dg.AssetKey(["serving", "health_duckdb"]),
     description=(
@@ -45,7 +49,7 @@ def serving_health_duckdb(
     metadata: dict[str, dg.MetadataValue] = {
         "path": dg.MetadataValue.path(str(published.path)),
         "publish_seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
-        **{f"rows_{name}": dg.MetadataValue.int(n) for name, n in published.tables.items()},
+        **_rows(published.tables),
     }
     summary = score_summary(published.path)
     if summary is not None:
@@ -64,18 +68,27 @@ def serving_health_duckdb(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    key=dg.AssetKey(["serving", "parquet_exports"]),
-    description=(
+def _from_serving_file(name: str, kind: str, description: str):
+    """An asset made from the published serving file, after each publish."""
+    return dg.asset(
+        key=dg.AssetKey(["serving", name]),
+        description=description,
+        deps=[serving_health_duckdb.key],
+        group_name="publish",
+        owners=OWNERS,
+        kinds={kind},
+        retry_policy=TRANSIENT_RETRY,
+    )
+
+
+@_from_serving_file(
+    "parquet_exports",
+    "parquet",
+    (
         "Parquet files of every published table under $HEALTH_DATA_DIR/exports/<table>/, for "
         "tools that read files: the fact tables partitioned by as_of_date, the others one "
         "file each. Rewritten from the serving file after each publish."
     ),
-    deps=[serving_health_duckdb.key],
-    group_name="publish",
-    owners=OWNERS,
-    kinds={"parquet"},
-    retry_policy=TRANSIENT_RETRY,
 )
 def parquet_exports(
     context: AssetExecutionContext, warehouse: WarehouseResource
@@ -87,23 +100,19 @@ def parquet_exports(
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(exports)),
-            **{f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()},
+            **_rows(rows),
         }
     )
 
 
-@dg.asset(
-    key=dg.AssetKey(["serving", "postgres"]),
-    description=(
+@_from_serving_file(
+    "postgres",
+    "postgres",
+    (
         "The published tables copied to PostgreSQL (schema $HEALTH_PG_SERVING_SCHEMA, default "
         "`health`, on the HEALTH_PG_* server) for BI tools that speak Postgres; each table "
         "replaced in one transaction. Runs when HEALTH_PUBLISH_POSTGRES=true."
     ),
-    deps=[serving_health_duckdb.key],
-    group_name="publish",
-    owners=OWNERS,
-    kinds={"postgres"},
-    retry_policy=TRANSIENT_RETRY,
 )
 def serving_postgres(
     context: AssetExecutionContext, warehouse: WarehouseResource
@@ -120,24 +129,20 @@ def serving_postgres(
     return dg.MaterializeResult(
         metadata={
             "postgres": dg.MetadataValue.text(f"{target.describe()} schema {schema}"),
-            **{f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()},
+            **_rows(rows),
         }
     )
 
 
-@dg.asset(
-    key=dg.AssetKey(["serving", "health_report"]),
-    description=(
+@_from_serving_file(
+    "health_report",
+    "html",
+    (
         "The health report ($HEALTH_DATA_DIR/reports/health_report.html): one self-contained "
         "HTML file with charts (portfolio and segments by band, band trend, ARR at risk), "
         "top movers and their drivers, accounts with insufficient data, and the run's "
         "data-quality status. Opens offline."
     ),
-    deps=[serving_health_duckdb.key],
-    group_name="publish",
-    owners=OWNERS,
-    kinds={"html"},
-    retry_policy=TRANSIENT_RETRY,
 )
 def health_report(
     context: AssetExecutionContext, warehouse: WarehouseResource
