@@ -10,7 +10,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.publish.assets import serving_postgres
 from orchestration.defs.warehouse import WarehouseResource
 from orchestration.postgres import PostgresSettings
 from tests.postgres_server import fresh_database
@@ -38,6 +37,9 @@ def _serve(serving: Path, accounts: int) -> None:
 
 
 def _publish(monkeypatch, postgres: PostgresSettings) -> dg.MaterializeResult:
+    # imported here: the definitions need the parsed manifest (the dbt_manifest fixture)
+    from orchestration.defs.publish.assets import serving_postgres
+
     monkeypatch.setenv("HEALTH_PG_DATABASE", postgres.database)
     result = dg.materialize([serving_postgres], resources={"warehouse": WarehouseResource()})
     assert result.success
@@ -46,7 +48,7 @@ def _publish(monkeypatch, postgres: PostgresSettings) -> dg.MaterializeResult:
 
 
 def test_serving_tables_are_published_to_the_configured_schema(
-    health_env, postgres, monkeypatch
+    health_env, postgres, monkeypatch, dbt_manifest
 ) -> None:
     serving = health_env["data"] / "serving" / "health.duckdb"
     monkeypatch.setenv("HEALTH_PUBLISH_POSTGRES", "true")
@@ -64,7 +66,9 @@ def test_serving_tables_are_published_to_the_configured_schema(
     assert (count, score, day.isoformat()) == (8, 50.5, "2025-06-01")
 
 
-def test_without_the_switch_nothing_is_published(health_env, postgres, monkeypatch) -> None:
+def test_without_the_switch_nothing_is_published(
+    health_env, postgres, monkeypatch, dbt_manifest
+) -> None:
     monkeypatch.delenv("HEALTH_PUBLISH_POSTGRES", raising=False)
     skipped = _publish(monkeypatch, postgres)
     assert "HEALTH_PUBLISH_POSTGRES" in skipped.metadata["skipped"].value

@@ -16,7 +16,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.sync.assets import build_sync_asset
 from orchestration.defs.sync.config import Destination
 from orchestration.defs.warehouse import WarehouseResource
 from tests.sync.source import create_sync_source
@@ -81,8 +80,15 @@ def warehouse(health_env: dict[str, Path]) -> Path:
     return path
 
 
+def _sync_asset(destination: Destination) -> dg.AssetsDefinition:
+    # imported here: the definitions need the parsed manifest (the dbt_manifest fixture)
+    from orchestration.defs.sync.assets import build_sync_asset
+
+    return build_sync_asset(destination)
+
+
 def test_webhook_delivers_each_accepted_record_once_and_reports_the_rejected(
-    receiver: str, warehouse: Path, monkeypatch, capsys
+    receiver: str, warehouse: Path, monkeypatch, capsys, dbt_manifest
 ) -> None:
     monkeypatch.setenv("TEST_HOOK_URL", receiver)
     monkeypatch.setenv("TEST_HOOK_TOKEN", TOKEN)
@@ -99,7 +105,7 @@ def test_webhook_delivers_each_accepted_record_once_and_reports_the_rejected(
             "max_attempts": 4,
         },
     )
-    asset = build_sync_asset(destination)
+    asset = _sync_asset(destination)
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             [asset], instance=instance, resources={"warehouse": WarehouseResource()}
@@ -143,7 +149,7 @@ def test_webhook_delivers_each_accepted_record_once_and_reports_the_rejected(
 
 
 def test_webhook_that_stays_down_fails_its_asset_and_keeps_earlier_batches(
-    warehouse: Path, monkeypatch
+    warehouse: Path, monkeypatch, dbt_manifest
 ) -> None:
     """A refused connection on every attempt: the step fails after the retries, naming
     the variable, not the URL; the webhook's own retries are the retries (the step is not
@@ -156,7 +162,7 @@ def test_webhook_that_stays_down_fails_its_asset_and_keeps_earlier_batches(
         batch_size=3,
         options={"url_env": "TEST_HOOK_URL", "backoff_seconds": 0.01, "max_attempts": 2},
     )
-    asset = build_sync_asset(destination)
+    asset = _sync_asset(destination)
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             [asset],
