@@ -42,7 +42,7 @@ test: $(STAMP) ## Run the test suite (real DuckDB files, dbt and Dagster runs); 
 browser: ## Debian's chromium for the report test (apt-get; CI runs this before make test)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-dev: $(STAMP) ## Start the Dagster UI on http://127.0.0.1:3000 with the project loaded
+dev: $(STAMP) ## Start the Dagster UI and daemon on http://127.0.0.1:3000 with the project loaded
 	@$(PY) -m orchestration.cli dev --host 127.0.0.1 --port 3000
 
 generate: $(STAMP) ## (Re)generate sample data: ACCOUNTS=300 DAYS=120 SEED=42 BAD_RATE=0.002 END=yyyy-mm-dd

@@ -269,7 +269,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     import json
 
     from orchestration.defs.sync.config import load_destinations
-    from orchestration.defs.sync.runner import make_sender, run_sync
+    from orchestration.defs.sync.runner import sync_destination
 
     settings = Settings.from_env()
     destinations = [d for d in load_destinations() if args.destination in (None, d.name)]
@@ -286,12 +286,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 if missing:
                     print(f"{destination.name}: skipped, {missing} is not set")
                     continue
-                result = run_sync(
-                    con,
-                    destination,
-                    run_id,
-                    lambda d=destination: make_sender(d, con, settings.data_dir, run_id),
-                    dry_run=args.dry_run,
+                result = sync_destination(
+                    con, destination, run_id, settings.data_dir, dry_run=args.dry_run
                 )
                 print(result.summary())
                 for change in result.sample:

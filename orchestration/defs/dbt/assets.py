@@ -189,11 +189,8 @@ def record_test_results(
     invocation: DbtCliInvocation,
     partition: str,
 ) -> None:
-    """Write one quality record per dbt test of the invocation (from its run_results.json)."""
-    if invocation.process.poll() is None:
-        # the step was interrupted while dbt runs: dbt holds the warehouse, nothing to read
-        context.log.warning("dbt build interrupted: its test results are not recorded")
-        return
+    """Write one quality record per dbt test of the invocation (from its run_results.json);
+    dbt has ended by now (`stop_if_running`)."""
     run_results = invocation.target_path / "run_results.json"
     if run_results.exists():
         records = dbt_test_records(

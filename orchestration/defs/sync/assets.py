@@ -16,7 +16,7 @@ from orchestration.defs.dbt.assets import health_dbt_models
 from orchestration.defs.publish.assets import serving_health_duckdb
 from orchestration.defs.quality.assets import QUALITY_GATE_KEY
 from orchestration.defs.sync.config import Destination, load_destinations
-from orchestration.defs.sync.runner import make_sender, run_sync
+from orchestration.defs.sync.runner import sync_destination
 from orchestration.defs.warehouse import OWNERS, TRANSIENT_RETRY, WAREHOUSE_POOL, WarehouseResource
 
 SYNC_MODEL_KEY = get_asset_key_for_model([health_dbt_models], "sync_account_health")
@@ -53,13 +53,7 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
         settings = warehouse.settings()
         run_id = context.run.run_id
         with warehouse.connect() as con:
-            result = run_sync(
-                con,
-                destination,
-                run_id,
-                lambda: make_sender(destination, con, settings.data_dir, run_id),
-                dry_run=dry_run,
-            )
+            result = sync_destination(con, destination, run_id, settings.data_dir, dry_run=dry_run)
         context.log.info(result.summary())
         for change in result.sample:
             context.log.info(f"would send: {change}")

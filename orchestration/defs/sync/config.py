@@ -55,10 +55,9 @@ class Destination:
 
     def missing_setting(self) -> str | None:
         """The environment variable this destination needs and does not have, if any."""
-        for name in ("url_env",):
-            variable = self.options.get(name)
-            if variable and not os.environ.get(variable):
-                return variable
+        url = self.options.get("url_env")
+        if url and not os.environ.get(url):
+            return url
         enabled = self.options.get("enabled_env")
         if enabled and os.environ.get(enabled, "").strip().lower() not in ("1", "true", "yes"):
             return enabled

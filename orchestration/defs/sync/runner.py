@@ -127,6 +127,24 @@ def run_sync(
     return result
 
 
+def sync_destination(
+    con: duckdb.DuckDBPyConnection,
+    destination: Destination,
+    run_id: str,
+    data_dir: Path,
+    *,
+    dry_run: bool = False,
+) -> SyncResult:
+    """`run_sync` with the destination's own sender (what the assets and `cli sync` do)."""
+    return run_sync(
+        con,
+        destination,
+        run_id,
+        lambda: make_sender(destination, con, data_dir, run_id),
+        dry_run=dry_run,
+    )
+
+
 def _is_transient(exc: Exception) -> bool:
     """Worth retrying the step: a lost connection or an OS-level failure. Not: data the
     destination refused, or a webhook that already used up its own retries."""
