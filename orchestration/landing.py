@@ -10,6 +10,9 @@ import csv
 import gzip
 import hashlib
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -120,24 +123,66 @@ def csv_header(path: Path, rel_path: str) -> list[str]:
     return header
 
 
-def reader_sql(path: Path, rel_path: str = "") -> str:
-    """A DuckDB table expression reading one landing file as it is."""
+_GLOB_CHARACTERS = re.compile(r"[*?\[\]{}]")
+
+
+def landing_suffix(path: Path) -> str:
+    """The contract suffix a landing file's name ends with, lower-cased (`.csv.gz`, ...)."""
     name = path.name.lower()
-    quoted = sql_string(str(path))
-    if name.endswith((".csv", ".csv.gz")):
+    for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    raise ValueError(f"unsupported landing file type: {path}")
+
+
+@contextmanager
+def literal_path(path: Path) -> Iterator[str]:
+    """A path that DuckDB reads as exactly `path`, whatever characters its name holds.
+
+    DuckDB's readers expand `*`, `?`, `[...]` and `**` in every path they are given (in a
+    list of one path too) and have no switch to turn that off: a landing file named
+    `*.csv` was read as its whole folder. So they never see a landing path: they get a
+    link with a plain name in a fresh temporary folder, which the operating system, not
+    DuckDB, follows to the file. The link keeps the file's suffix, from which DuckDB
+    tells a gzip-compressed CSV.
+    """
+    with tempfile.TemporaryDirectory(prefix="landing-") as folder:
+        link = Path(folder) / f"file{landing_suffix(path)}"
+        if _GLOB_CHARACTERS.search(str(link)):
+            raise RuntimeError(
+                f"The temporary folder {folder} has a glob character in its path, so DuckDB "
+                "would not read landing files literally. Set TMPDIR to a plain folder."
+            )
+        link.symlink_to(path.absolute())
+        yield str(link)
+
+
+@contextmanager
+def open_landing_file(landing_file: LandingFile) -> Iterator[str]:
+    """A DuckDB table expression reading one landing file as it is, valid inside the block.
+
+    Every reader of landing files goes through here (the loader, the window scan, the
+    landing sensor), so a file name is taken literally everywhere.
+    """
+    with literal_path(landing_file.path) as path:
+        yield _reader_sql(landing_file, path)
+
+
+def _reader_sql(landing_file: LandingFile, path: str) -> str:
+    suffix = landing_suffix(landing_file.path)
+    quoted = sql_string(path)
+    if suffix in (".csv", ".csv.gz"):
         # The header is read here, not sniffed: a sniffer can take a ragged row for the
         # header. Every column is text: types are checked per row by the loader.
-        header = csv_header(path, rel_path or str(path))
+        header = csv_header(landing_file.path, landing_file.rel_path)
         columns = ", ".join(f"{sql_string(c)}: 'VARCHAR'" for c in header)
         return (
             f"read_csv({quoted}, header = true, auto_detect = false, columns = {{{columns}}},"
             " delim = ',', quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')"
         )
-    if name.endswith(".parquet"):
+    if suffix == ".parquet":
         return f"read_parquet({quoted})"
-    if name.endswith(".jsonl"):
-        return f"read_json({quoted}, format = 'newline_delimited', sample_size = -1)"
-    raise ValueError(f"unsupported landing file type: {path}")
+    return f"read_json({quoted}, format = 'newline_delimited', sample_size = -1)"
 
 
 def read_error_message(exc: duckdb.Error) -> str:
@@ -152,18 +197,19 @@ def file_event_dates(
     out; None when it has no readable dated row or cannot be read (the loader reports it)."""
     entity = ENTITIES[landing_file.entity]
     try:
-        row = con.execute(
-            f"""
-            with parsed as (
-                select timezone('UTC', try_cast(cast("{entity.event_time}" as varchar)
-                                                as timestamptz)) as ts
-                from {reader_sql(landing_file.path, landing_file.rel_path)}
-            )
-            select min(ts)::date, max(ts)::date from parsed
-            where ? is null or ts <= ?
-            """,
-            [not_after, not_after],
-        ).fetchone()
+        with open_landing_file(landing_file) as relation:
+            row = con.execute(
+                f"""
+                with parsed as (
+                    select timezone('UTC', try_cast(cast("{entity.event_time}" as varchar)
+                                                    as timestamptz)) as ts
+                    from {relation}
+                )
+                select min(ts)::date, max(ts)::date from parsed
+                where ? is null or ts <= ?
+                """,
+                [not_after, not_after],
+            ).fetchone()
     except (duckdb.Error, LandingFileError):
         return None
     if row is None or row[0] is None:

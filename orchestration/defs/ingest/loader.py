@@ -29,8 +29,8 @@ from orchestration.landing import (
     LandingFile,
     LandingFileError,
     discover_files,
+    open_landing_file,
     read_error_message,
-    reader_sql,
     sql_string,
     utc_now,
 )
@@ -340,8 +340,15 @@ def _stage_file(
         raise LandingFileError(
             landing_file.rel_path, "the file is empty.", "Drop a file with a header and rows."
         )
+    with open_landing_file(landing_file) as relation:
+        return _stage_relation(con, entity, landing_file, relation)
+
+
+def _stage_relation(
+    con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: LandingFile, relation: str
+) -> set[str]:
+    """`_stage_file` over the file's open relation (the reader's path lives as long as it)."""
     try:
-        relation = reader_sql(landing_file.path, landing_file.rel_path)
         columns = _file_columns(con, relation)
     except duckdb.Error as exc:
         raise _unreadable(landing_file, exc) from exc
