@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -68,24 +69,107 @@ def has_supported_suffix(path: Path) -> bool:
     return path.name.lower().endswith(FILE_SUFFIXES)
 
 
-def discover_files(landing_dir: Path, entity: Entity) -> list[LandingFile]:
-    """Every landing file of an entity, in a stable order (by relative path)."""
+@dataclass(frozen=True)
+class LandingScan:
+    """What an entity's folder holds: the files to read, and the entries refused."""
+
+    files: list[LandingFile]
+    refused: list[LandingFileError]
+    """Entries that are never read, each with its message: every symbolic link (to a file
+    or a folder, wherever it points), a landing-suffixed entry that is not a regular file,
+    and a folder that cannot be listed."""
+
+
+def scan_entity_folder(landing_dir: Path, entity: Entity) -> LandingScan:
+    """The landing files of an entity in a stable order (by path), and what is refused.
+
+    Symbolic links are not followed, and say so rather than vanish: a link out of the
+    landing folder would load a file nobody dropped there (and rewrite its lineage as if
+    they had), and a link inside it loads the same rows twice or under another entity's
+    name. The landing folder itself may be a link: it is configuration, not a drop.
+    """
     folder = landing_dir / entity.name
+    root = landing_dir.resolve()
+    if folder.is_symlink():
+        return LandingScan([], [_refused_link(landing_dir, root, folder)])
     if not folder.is_dir():
-        return []
-    files = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and has_supported_suffix(p)):
-        stat = path.stat()
-        files.append(
-            LandingFile(
-                entity=entity.name,
-                path=path,
-                rel_path=path.relative_to(landing_dir).as_posix(),
-                size=stat.st_size,
-                mtime=stat.st_mtime,
+        return LandingScan([], [])
+    files: list[LandingFile] = []
+    refused: list[LandingFileError] = []
+
+    def unlisted(exc: OSError) -> None:
+        rel = Path(exc.filename).relative_to(landing_dir).as_posix()
+        refused.append(
+            LandingFileError(
+                rel,
+                f"the folder cannot be listed ({exc.strerror}), so nothing in it was read.",
+                "Make it readable to the loader.",
             )
         )
-    return files
+
+    # os.walk does not walk into linked folders (followlinks=False); they are refused here.
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unlisted):
+        here = Path(dirpath)
+        for name in sorted(dirnames):
+            if (here / name).is_symlink():
+                dirnames.remove(name)
+                refused.append(_refused_link(landing_dir, root, here / name))
+        for name in filenames:
+            path = here / name
+            if not has_supported_suffix(path):
+                continue
+            rel_path = path.relative_to(landing_dir).as_posix()
+            if path.is_symlink():
+                refused.append(_refused_link(landing_dir, root, path))
+            elif not path.is_file():
+                refused.append(
+                    LandingFileError(
+                        rel_path,
+                        "is not a regular file (a pipe, socket or device), so it was not read.",
+                        "Drop a regular file instead.",
+                    )
+                )
+            else:
+                stat = path.stat()
+                files.append(LandingFile(entity.name, path, rel_path, stat.st_size, stat.st_mtime))
+    files.sort(key=lambda f: f.path)
+    refused.sort(key=lambda e: e.source_file)
+    return LandingScan(files, refused)
+
+
+def _refused_link(landing_dir: Path, root: Path, link: Path) -> LandingFileError:
+    """The message for a symbolic link in the landing folder: where it points, and why
+    that is not followed."""
+    rel_path = link.relative_to(landing_dir).as_posix()
+    target = Path(os.path.realpath(link))
+    if not target.exists():
+        return LandingFileError(
+            rel_path,
+            f"is a symbolic link to {os.readlink(link)}, which does not exist; symbolic "
+            "links are not followed.",
+            "Remove the link, or put the file itself in its place.",
+        )
+    what = "folder" if target.is_dir() else "file"
+    if target.is_relative_to(root):
+        return LandingFileError(
+            rel_path,
+            f"is a symbolic link to the {what} {target.relative_to(root).as_posix()} inside "
+            "the landing folder; symbolic links are not followed (a linked file would load "
+            "twice, or as another entity's), so nothing was read through it.",
+            "Remove the link; to load the file here, move or copy it here instead.",
+        )
+    return LandingFileError(
+        rel_path,
+        f"is a symbolic link to the {what} {target}, outside the landing folder; symbolic "
+        "links are not followed, so nothing was read through it.",
+        f"Copy the {what} itself into the landing folder, or remove the link.",
+    )
+
+
+def discover_files(landing_dir: Path, entity: Entity) -> list[LandingFile]:
+    """Every landing file of an entity that may be read, in a stable order (by path).
+    Refused entries (symbolic links, ...) are left out; `scan_entity_folder` lists them."""
+    return scan_entity_folder(landing_dir, entity).files
 
 
 def sql_string(value: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -26,8 +27,10 @@ from orchestration.landing import discover_files, event_date_range, file_event_d
 from tests.ingest.loading import (
     AS_OF,
     Warehouse,
+    assert_failed,
     assert_file_counts,
     csv_text,
+    write_accounts,
     write_csv,
 )
 
@@ -141,3 +144,160 @@ def test_event_dates_of_a_file_are_read_from_that_file_only(wh: Warehouse, name:
 
     assert file_event_dates(wh.con, hostile) == (date(2025, 1, 15), date(2025, 1, 15))
     assert event_date_range(wh.con, wh.landing, AS_OF) == (date(2024, 6, 1), date(2025, 1, 15))
+
+
+# --- 2. symbolic links are never followed --------------------------------------------------
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder next to the landing folder, holding a valid accounts file."""
+    folder = tmp_path / "outside"
+    write_csv(folder / "secret.csv", ACCOUNT_HEADER, [account("S1", "2020-01-01")])
+    return folder
+
+
+def test_symlinked_file_pointing_outside_the_landing_folder_is_refused(
+    wh: Warehouse, outside: Path
+) -> None:
+    write_accounts(wh.landing)
+    (wh.landing / "accounts" / "linked.csv").symlink_to(outside / "secret.csv")
+
+    result = wh.load("accounts")
+
+    error = assert_failed(
+        wh, result, "accounts/linked.csv", "symbolic link", "outside the landing folder"
+    )
+    assert os.path.realpath(outside / "secret.csv") in error
+    assert_file_counts(wh, result, "accounts/base.csv", 2, 2, 0, 0)
+    assert wh.rows("select account_id from raw.accounts order by 1") == [("A1",), ("A2",)]
+
+
+def test_symlinked_folder_pointing_outside_the_landing_folder_is_refused(
+    wh: Warehouse, outside: Path
+) -> None:
+    write_accounts(wh.landing)
+    (wh.landing / "accounts" / "more").symlink_to(outside, target_is_directory=True)
+
+    result = wh.load("accounts")
+
+    error = assert_failed(
+        wh, result, "accounts/more", "symbolic link", "outside the landing folder"
+    )
+    assert "folder" in error
+    assert wh.rows("select account_id from raw.accounts order by 1") == [("A1",), ("A2",)]
+
+
+def test_symlinked_entity_folder_is_refused(wh: Warehouse, outside: Path) -> None:
+    (wh.landing / "accounts").symlink_to(outside, target_is_directory=True)
+
+    result = wh.load("accounts")
+
+    assert_failed(wh, result, "accounts", "symbolic link", "outside the landing folder")
+    assert wh.count("raw.accounts") == 0
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_symlink_staying_inside_the_landing_folder_is_refused_too(wh: Warehouse, kind: str) -> None:
+    """Links inside the folder are refused as well: followed, a linked file would load
+    twice, or under another entity's name."""
+    write_accounts(wh.landing)
+    write_csv(wh.landing / "accounts/2025/b.csv", ACCOUNT_HEADER, [account("B1")])
+    target = wh.landing / "accounts" / ("base.csv" if kind == "file" else "2025")
+    link = wh.landing / "accounts" / ("copy.csv" if kind == "file" else "copy")
+    link.symlink_to(target, target_is_directory=kind == "folder")
+
+    result = wh.load("accounts")
+
+    error = assert_failed(wh, result, f"accounts/{link.name}", "symbolic link", "not followed")
+    assert "inside the landing folder" in error
+    assert target.relative_to(wh.landing).as_posix() in error
+    assert [(f.source_file, f.status) for f in result.files if f.status == "loaded"] == [
+        ("accounts/2025/b.csv", "loaded"),
+        ("accounts/base.csv", "loaded"),
+    ]
+    assert wh.rows("select account_id, _source_file from raw.accounts order by 1") == [
+        ("A1", "accounts/base.csv"),
+        ("A2", "accounts/base.csv"),
+        ("B1", "accounts/2025/b.csv"),
+    ]
+
+
+def test_dangling_symlink_is_refused(wh: Warehouse, tmp_path: Path) -> None:
+    write_accounts(wh.landing)
+    (wh.landing / "accounts" / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+
+    result = wh.load("accounts")
+
+    assert_failed(wh, result, "accounts/gone.csv", "symbolic link", "does not exist")
+
+
+def test_landing_folder_itself_may_be_reached_through_a_symlink(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """HEALTH_LANDING_DIR is configuration, not a dropped file: it may be a link."""
+    write_accounts(wh.landing)
+    alias = tmp_path / "landing-alias"
+    alias.symlink_to(wh.landing, target_is_directory=True)
+
+    result = Warehouse(wh.con, alias).load("accounts")
+
+    assert_file_counts(wh, result, "accounts/base.csv", 2, 2, 0, 0)
+
+
+def test_window_scan_does_not_read_through_symlinks(wh: Warehouse, outside: Path) -> None:
+    write_csv(wh.landing / "accounts/a.csv", ACCOUNT_HEADER, [account("A1", "2025-01-10")])
+    (wh.landing / "accounts" / "old.csv").symlink_to(outside / "secret.csv")
+    (wh.landing / "accounts" / "old").symlink_to(outside, target_is_directory=True)
+
+    assert [f.rel_path for f in discover_files(wh.landing, ENTITIES["accounts"])] == [
+        "accounts/a.csv"
+    ]
+    assert event_date_range(wh.con, wh.landing, AS_OF) == (date(2025, 1, 10), date(2025, 1, 10))
+
+
+def test_pipe_named_like_a_landing_file_is_refused_not_read(wh: Warehouse) -> None:
+    """Reading a pipe would wait forever for a writer; it is refused unopened."""
+    write_accounts(wh.landing)
+    os.mkfifo(wh.landing / "accounts" / "pipe.csv")
+
+    result = wh.load("accounts")
+
+    assert_failed(wh, result, "accounts/pipe.csv", "not a regular file")
+    assert_file_counts(wh, result, "accounts/base.csv", 2, 2, 0, 0)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can list any folder")
+def test_folder_that_cannot_be_listed_is_refused(wh: Warehouse) -> None:
+    write_accounts(wh.landing)
+    locked = wh.landing / "accounts" / "locked"
+    write_csv(locked / "hidden.csv", ACCOUNT_HEADER, [account("L1")])
+    locked.chmod(0)
+    try:
+        result = wh.load("accounts")
+    finally:
+        locked.chmod(0o755)
+
+    assert_failed(wh, result, "accounts/locked", "cannot be listed")
+
+
+def test_refused_link_is_logged_and_fails_the_door_contract_check(
+    wh: Warehouse, outside: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run says it: a warning per refused link, and the contract check (recorded in
+    quality_check_results, and the reason the ingest asset fails its run) names the link."""
+    from orchestration.defs.ingest.assets import contract_record
+
+    write_accounts(wh.landing)
+    (wh.landing / "accounts" / "linked.csv").symlink_to(outside / "secret.csv")
+
+    with caplog.at_level("WARNING", logger="orchestration.defs.ingest.loader"):
+        result = wh.load("accounts")
+
+    [refused] = result.failed
+    assert [r.getMessage() for r in caplog.records] == [refused.error]
+    record = contract_record(ENTITIES["accounts"], result, "2025-03-01")
+    assert record.status == "fail"
+    assert record.evidence == {
+        "rejected_files": [{"file": "accounts/linked.csv", "error": refused.error}]
+    }

@@ -170,7 +170,8 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         description=(
             f"Loads new or changed landing files of `{entity.name}` into raw.{entity.name} "
             "under the landing contract: bad rows to the quarantine table with a reason, one "
-            "audit row per file, idempotent by file."
+            "audit row per file, idempotent by file. Symbolic links are refused, never "
+            "followed; a refused or unreadable file fails the run."
         ),
         partitions_def=DAILY,
         backfill_policy=SINGLE_RUN,
@@ -203,9 +204,12 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                 f"{entity.name}: {result.rows_loaded} rows loaded, "
                 f"{result.rows_quarantined} quarantined, {result.rows_duplicate} duplicates "
                 f"from {result.count('loaded')} new or changed files "
-                f"({result.count('unchanged')} unchanged, {result.count('deferred')} deferred)"
+                f"({result.count('unchanged')} unchanged, {result.count('deferred')} deferred, "
+                f"{len(result.failed)} refused)"
             )
             record_results(con, context.run_id, [contract_record(entity, result, partition)])
+            for failed in result.failed:  # each says what is wrong with the file (or link)
+                context.log.error(failed.error or failed.source_file)
             if result.failed:
                 raise dg.Failure(  # bad files fail again until they are fixed
                     description="\n".join(f.error or f.source_file for f in result.failed),

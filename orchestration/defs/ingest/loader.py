@@ -28,9 +28,9 @@ from orchestration.contract import ENTITIES, LINEAGE_COLUMNS, Column, Entity
 from orchestration.landing import (
     LandingFile,
     LandingFileError,
-    discover_files,
     open_landing_file,
     read_error_message,
+    scan_entity_folder,
     sql_string,
     utc_now,
 )
@@ -560,7 +560,13 @@ def load_entity(
         con, entity, load_id=load_id, as_of_time=as_of_time, default_currency=default_currency
     )
     previous = _last_loaded(con, entity)
-    for landing_file in discover_files(landing_dir, entity):
+    scan = scan_entity_folder(landing_dir, entity)
+    for refusal in scan.refused:  # recorded like any file that cannot be loaded
+        refused = FileLoad(refusal.source_file, "failed", error=str(refusal))
+        _audit(con, entity, load_id, refused, None, None, as_of_time, utc_now())
+        log.warning("%s", refused.error)
+        result.files.append(refused)
+    for landing_file in scan.files:
         name_date = landing_file.name_date
         if name_date is not None and name_date > as_of_time.date():
             result.files.append(FileLoad(landing_file.rel_path, "deferred"))
