@@ -44,14 +44,31 @@ class Column:
     """Required columns must be present in every file and non-empty in every row."""
     min_value: float | None = None
     max_value: float | None = None
+    """The plausible range of a number column, both ends allowed. Every number column
+    declares both: a value outside is quarantined at the door, so no sum or cast
+    downstream (dbt rounds through DECIMAL(38, 12)) can overflow on an export's junk."""
     values: tuple[str, ...] = ()
     """Accepted values of an enum column (compared lower-cased and trimmed)."""
     default: str | None = None
     """Value used when the column is absent or empty (a literal SQL expression)."""
 
+    def __post_init__(self) -> None:
+        if self.kind == "number" and (self.min_value is None or self.max_value is None):
+            raise ValueError(f"number column {self.name!r} needs a min_value and a max_value")
+
     @property
     def raw_type(self) -> str:
         return RAW_TYPES[self.kind]
+
+    @property
+    def range_text(self) -> str:
+        """The allowed range as people read it: `0 to 1000000000`."""
+        return f"{number_text(self.min_value)} to {number_text(self.max_value)}"
+
+
+def number_text(value: float | None) -> str:
+    """A bound as plain digits where it is whole (1000000000, not 1e+09)."""
+    return "" if value is None else format(value, ".15g")
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,9 @@ class RowRule:
     """Boolean SQL over the already-typed columns (`t_<column>`)."""
     message_sql: str
     """SQL text expression describing the violation for a person."""
+    range_of: str | None = None
+    """The number column whose range this rule checks in place of the column's own
+    range check (which would give the same row a second, vaguer reason)."""
 
 
 @dataclass(frozen=True)
@@ -98,10 +118,29 @@ class Entity:
 
 SURVEY_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
-_survey_range_sql = " or ".join(
-    f"(t_survey_type = '{kind}' and (t_score < {lo} or t_score > {hi}))"
-    for kind, (lo, hi) in SURVEY_RANGES.items()
+_survey_range_sql = (
+    "isfinite(t_score) and ("
+    + " or ".join(
+        f"(t_survey_type = '{kind}' and (t_score < {lo} or t_score > {hi}))"
+        for kind, (lo, hi) in SURVEY_RANGES.items()
+    )
+    + ")"
 )
+_survey_scale_sql = (
+    "case t_survey_type "
+    + " ".join(f"when '{kind}' then '{lo} to {hi}'" for kind, (lo, hi) in SURVEY_RANGES.items())
+    + " end"
+)
+
+# Plausible ranges of the money and count columns. Far beyond any real export (a single
+# subscription billing a billion a month), yet a billion rows of them sum (times twelve,
+# for ARR) well inside DECIMAL(38, 12), whose 26 integer digits dbt rounds through.
+MAX_QUANTITY = 1e9
+"""One usage event's quantity (a count of calls, seats, units)."""
+MAX_MRR = 1e9
+"""One subscription's monthly recurring revenue."""
+MAX_AMOUNT = 1e10
+"""One invoice's amount, either sign (credit notes are negative)."""
 
 ENTITIES: dict[str, Entity] = {
     e.name: e
@@ -134,7 +173,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("user_id", "text"),
                 Column("event_name", "text", required=True),
                 Column("occurred_at", "timestamp", required=True),
-                Column("quantity", "number", min_value=0, default="1"),
+                Column("quantity", "number", min_value=0, max_value=MAX_QUANTITY, default="1"),
             ),
         ),
         Entity(
@@ -146,7 +185,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("subscription_id", "id", required=True),
                 Column("account_id", "id", required=True),
                 Column("plan", "text"),
-                Column("mrr", "number", required=True, min_value=0),
+                Column("mrr", "number", required=True, min_value=0, max_value=MAX_MRR),
                 Column("currency", "text", default="{default_currency}"),
                 Column(
                     "status",
@@ -169,7 +208,9 @@ ENTITIES: dict[str, Entity] = {
                 Column("account_id", "id", required=True),
                 Column("issued_at", "timestamp", required=True),
                 Column("due_at", "timestamp"),
-                Column("amount", "number", required=True),
+                Column(
+                    "amount", "number", required=True, min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT
+                ),
                 Column("currency", "text", default="{default_currency}"),
                 Column(
                     "status",
@@ -190,7 +231,13 @@ ENTITIES: dict[str, Entity] = {
                 Column("account_id", "id", required=True),
                 Column("respondent_id", "text"),
                 Column("survey_type", "enum", required=True, values=tuple(SURVEY_RANGES)),
-                Column("score", "number", required=True),
+                Column(
+                    "score",
+                    "number",
+                    required=True,
+                    min_value=min(lo for lo, _ in SURVEY_RANGES.values()),
+                    max_value=max(hi for _, hi in SURVEY_RANGES.values()),
+                ),
                 Column("responded_at", "timestamp", required=True),
                 Column("comment", "text"),
             ),
@@ -200,8 +247,9 @@ ENTITIES: dict[str, Entity] = {
                     violated_sql=_survey_range_sql,
                     message_sql=(
                         "'score: ' || cast(t_score as varchar) || ' is outside the range of a '"
-                        " || t_survey_type || ' answer'"
+                        f" || t_survey_type || ' answer (allowed ' || {_survey_scale_sql} || ')'"
                     ),
+                    range_of="score",
                 ),
             ),
         ),

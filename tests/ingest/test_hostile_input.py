@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,6 +29,7 @@ from orchestration.contract import ENTITIES
 from orchestration.landing import discover_files, event_date_range, file_event_dates
 from tests.ingest.loading import (
     AS_OF,
+    USAGE_HEADER,
     Warehouse,
     assert_failed,
     assert_file_counts,
@@ -301,3 +305,211 @@ def test_refused_link_is_logged_and_fails_the_door_contract_check(
     assert record.evidence == {
         "rejected_files": [{"file": "accounts/linked.csv", "error": refused.error}]
     }
+
+
+# --- 3. numbers have a plausible range; nothing downstream can overflow -----------------
+
+DECIMAL_38_12_LIMIT = 1e26
+"""The largest magnitude a DECIMAL(38, 12) holds (dbt's round_to casts to it)."""
+ROWS_ONE_SUM_MAY_ADD = 1e9
+"""Rows one aggregate (an account's or a segment's total) could add up, generously."""
+
+
+def test_every_number_column_has_a_range_no_sum_can_overflow_decimal_38_12() -> None:
+    for entity in ENTITIES.values():
+        for column in entity.columns:
+            if column.kind != "number":
+                continue
+            where = f"{entity.name}.{column.name}"
+            assert column.min_value is not None and column.max_value is not None, where
+            assert math.isfinite(column.min_value) and math.isfinite(column.max_value), where
+            assert column.min_value < column.max_value, where
+            largest = max(abs(column.min_value), abs(column.max_value))
+            # times 12: ARR is MRR times twelve
+            assert largest * ROWS_ONE_SUM_MAY_ADD * 12 < DECIMAL_38_12_LIMIT, where
+
+
+def test_gx_suites_state_the_contract_ranges() -> None:
+    """The suites are the independent check on the loader: they restate each range, and
+    must restate it exactly (a wider suite range would let a loader bug through)."""
+    for entity in ENTITIES.values():
+        suite = json.loads((EXPECTATIONS / f"raw_{entity.name}.json").read_text())
+        ranges = {
+            e["kwargs"]["column"]: (e["kwargs"].get("min_value"), e["kwargs"].get("max_value"))
+            for e in suite["expectations"]
+            if e["type"] == "expect_column_values_to_be_between"
+        }
+        declared = {
+            c.name: (c.min_value, c.max_value) for c in entity.columns if c.kind == "number"
+        }
+        assert ranges == declared, entity.name
+
+
+@dataclass(frozen=True)
+class NumberCase:
+    entity: str
+    column: str
+    value: str
+    code: str
+    reason: str
+
+
+NUMBER_CASES = {
+    "mrr_1e308": NumberCase(
+        "subscriptions",
+        "mrr",
+        "1e308",
+        "out_of_range",
+        "mrr: '1e308' is above 1000000000 (allowed 0 to 1000000000)",
+    ),
+    "quantity_1e308": NumberCase(
+        "usage_events",
+        "quantity",
+        "1e308",
+        "out_of_range",
+        "quantity: '1e308' is above 1000000000 (allowed 0 to 1000000000)",
+    ),
+    "amount_1e308": NumberCase(
+        "invoices",
+        "amount",
+        "1e308",
+        "out_of_range",
+        "amount: '1e308' is above 10000000000 (allowed -10000000000 to 10000000000)",
+    ),
+    "amount_minus_1e308": NumberCase(
+        "invoices",
+        "amount",
+        "-1e308",
+        "out_of_range",
+        "amount: '-1e308' is below -10000000000 (allowed -10000000000 to 10000000000)",
+    ),
+    "amount_past_double": NumberCase(
+        "invoices", "amount", "1e309", "bad_number", "amount: '1e309' is not a finite number"
+    ),
+    "mrr_just_above_its_range": NumberCase(
+        "subscriptions",
+        "mrr",
+        "1000000000.01",
+        "out_of_range",
+        "mrr: '1000000000.01' is above 1000000000 (allowed 0 to 1000000000)",
+    ),
+    "mrr_nan": NumberCase("subscriptions", "mrr", "NaN", "bad_number", ""),
+    "mrr_plus_infinity": NumberCase("subscriptions", "mrr", "+Infinity", "bad_number", ""),
+    "amount_minus_infinity": NumberCase("invoices", "amount", "-Infinity", "bad_number", ""),
+    "quantity_infinity": NumberCase("usage_events", "quantity", "Infinity", "bad_number", ""),
+    "score_1e308": NumberCase(
+        "survey_responses",
+        "score",
+        "1e308",
+        "out_of_range",
+        "score: 1e+308 is outside the range of a nps answer (allowed 0 to 10)",
+    ),
+    "satisfaction_1e308": NumberCase(
+        "support_tickets",
+        "satisfaction",
+        "1e308",
+        "out_of_range",
+        "satisfaction: '1e308' is above 5 (allowed 1 to 5)",
+    ),
+}
+
+NUMBER_TEMPLATES: dict[str, tuple[list[str], Callable[[str], list[str]]]] = {
+    "usage_events": (USAGE_HEADER, lambda i: [i, "A1", "u1", "login", "2025-03-01", "2"]),
+    "subscriptions": (
+        ["subscription_id", "account_id", "mrr", "status", "started_at"],
+        lambda i: [i, "A1", "100", "active", "2025-01-01"],
+    ),
+    "invoices": (
+        ["invoice_id", "account_id", "issued_at", "amount", "status"],
+        lambda i: [i, "A1", "2025-02-01", "120.5", "paid"],
+    ),
+    "survey_responses": (
+        ["response_id", "account_id", "survey_type", "score", "responded_at"],
+        lambda i: [i, "A1", "nps", "9", "2025-02-15"],
+    ),
+    "support_tickets": (
+        ["ticket_id", "account_id", "opened_at", "satisfaction"],
+        lambda i: [i, "A1", "2025-02-20", "4"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NUMBER_CASES.values(), ids=NUMBER_CASES.keys())
+def test_implausible_number_is_quarantined_with_its_range(wh: Warehouse, case: NumberCase) -> None:
+    write_accounts(wh.landing)
+    wh.load("accounts")
+    header, make_row = NUMBER_TEMPLATES[case.entity]
+    bad = make_row("k2")
+    bad[header.index(case.column)] = case.value
+    source = f"{case.entity}/batch.csv"
+    write_csv(wh.landing / source, header, [make_row("k1"), bad])
+
+    result = wh.load(case.entity)
+
+    assert_file_counts(wh, result, source, read=2, loaded=1, quarantined=1, duplicate=0)
+    [(row, code, reason, shown)] = wh.rows(
+        f"select _source_row, _reason_codes, _reasons, {case.column}"
+        f" from raw.{case.entity}__quarantine"
+    )
+    reason = case.reason or f"{case.column}: '{case.value}' is not a finite number"
+    assert (row, code, reason, shown) == (2, case.code, reason, case.value)
+
+
+def test_numbers_in_typed_files_are_range_checked_too(wh: Warehouse) -> None:
+    """Parquet doubles and JSON numbers meet the same ranges as CSV text."""
+    write_accounts(wh.landing)
+    wh.load("accounts")
+    header = ["subscription_id", "account_id", "mrr", "status", "started_at"]
+    mrr = [100.0, 1e308, math.inf, -math.inf, math.nan, -0.0]
+    ids = [f"s{i}" for i in range(len(mrr))]
+    columns: dict[str, Any] = {
+        "subscription_id": ids,
+        "account_id": ["A1"] * len(mrr),
+        "mrr": pa.array(mrr, pa.float64()),
+        "status": ["active"] * len(mrr),
+        "started_at": ["2025-01-01"] * len(mrr),
+    }
+    path = wh.landing / "subscriptions/typed.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table(columns), path)
+    lines = [
+        json.dumps(dict(zip(header, ["j0", "A1", 1e308, "active", "2025-01-01"], strict=True))),
+        json.dumps(dict(zip(header, ["j1", "A1", 50, "active", "2025-01-01"], strict=True))),
+        # NaN is no JSON, but exporters write it; the reader passes it on as a number
+        json.dumps(dict(zip(header, ["j2", "A1", math.nan, "active", "2025-01-01"], strict=True))),
+    ]
+    (wh.landing / "subscriptions/typed.jsonl").write_text("\n".join(lines) + "\n")
+
+    result = wh.load("subscriptions")
+
+    assert_file_counts(wh, result, "subscriptions/typed.parquet", 6, 2, 4, 0)
+    assert_file_counts(wh, result, "subscriptions/typed.jsonl", 3, 1, 2, 0)
+    assert wh.rows(
+        "select subscription_id, _reason_codes from raw.subscriptions__quarantine order by 1"
+    ) == [
+        ("j0", "out_of_range"),
+        ("j2", "bad_number"),
+        ("s1", "out_of_range"),
+        ("s2", "bad_number"),
+        ("s3", "bad_number"),
+        ("s4", "bad_number"),
+    ]
+    loaded = wh.rows("select subscription_id, mrr from raw.subscriptions order by 1")
+    assert loaded == [("j1", 50.0), ("s0", 100.0), ("s5", 0.0)]
+
+
+def test_negative_zero_is_loaded_as_zero(wh: Warehouse) -> None:
+    write_accounts(wh.landing)
+    wh.load("accounts")
+    header, make_row = NUMBER_TEMPLATES["invoices"]
+    rows = [make_row("i1"), make_row("i2"), make_row("i3")]
+    for row, text in zip(rows, ["-0", "-0.0", "-0e5"], strict=True):
+        row[header.index("amount")] = text
+    write_csv(wh.landing / "invoices/zero.csv", header, rows)
+
+    result = wh.load("invoices")
+
+    assert_file_counts(wh, result, "invoices/zero.csv", 3, 3, 0, 0)
+    amounts = [a for (a,) in wh.rows("select amount from raw.invoices order by invoice_id")]
+    assert amounts == [0.0, 0.0, 0.0]
+    assert [math.copysign(1.0, a) for a in amounts] == [1.0, 1.0, 1.0]

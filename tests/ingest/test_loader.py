@@ -148,31 +148,40 @@ BAD_ROWS = {
         "subscriptions", {"mrr": "nan"}, "bad_number", "mrr: 'nan' is not a finite number"
     ),
     "negative_quantity": BadRow(
-        "usage_events", {"quantity": "-1"}, "out_of_range", "quantity: '-1' is below 0"
+        "usage_events",
+        {"quantity": "-1"},
+        "out_of_range",
+        "quantity: '-1' is below 0 (allowed 0 to 1000000000)",
     ),
     "negative_mrr": BadRow(
-        "subscriptions", {"mrr": "-10.5"}, "out_of_range", "mrr: '-10.5' is below 0"
+        "subscriptions",
+        {"mrr": "-10.5"},
+        "out_of_range",
+        "mrr: '-10.5' is below 0 (allowed 0 to 1000000000)",
     ),
     "satisfaction_above_5": BadRow(
-        "support_tickets", {"satisfaction": "6"}, "out_of_range", "satisfaction: '6' is above 5"
+        "support_tickets",
+        {"satisfaction": "6"},
+        "out_of_range",
+        "satisfaction: '6' is above 5 (allowed 1 to 5)",
     ),
     "nps_11": BadRow(
         "survey_responses",
         {"survey_type": "nps", "score": "11"},
         "out_of_range",
-        "score: 11.0 is outside the range of a nps answer",
+        "score: 11.0 is outside the range of a nps answer (allowed 0 to 10)",
     ),
     "csat_0": BadRow(
         "survey_responses",
         {"survey_type": "csat", "score": "0"},
         "out_of_range",
-        "score: 0.0 is outside the range of a csat answer",
+        "score: 0.0 is outside the range of a csat answer (allowed 1 to 5)",
     ),
     "ces_8": BadRow(
         "survey_responses",
         {"survey_type": "CES", "score": "8"},
         "out_of_range",
-        "score: 8.0 is outside the range of a ces answer",
+        "score: 8.0 is outside the range of a ces answer (allowed 1 to 7)",
     ),
     "invalid_status": BadRow(
         "subscriptions",

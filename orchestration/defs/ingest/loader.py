@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import ENTITIES, LINEAGE_COLUMNS, Column, Entity
+from orchestration.contract import ENTITIES, LINEAGE_COLUMNS, Column, Entity, number_text
 from orchestration.landing import (
     LandingFile,
     LandingFileError,
@@ -155,7 +155,9 @@ def _typed_sql(col: Column, default_currency: str) -> str:
         literal = col.default.format(default_currency=default_currency)
         text = f"coalesce(s_{col.name}, '{literal}')"
     if col.kind == "number":
-        return f"try_cast({text} as double)"
+        # -0 is stored as 0: IEEE keeps the sign of a negative zero, and it would show.
+        number = f"try_cast({text} as double)"
+        return f"case when {number} = 0 then cast(0 as double) else {number} end"
     if col.kind == "timestamp":
         return f"timezone('UTC', try_cast({text} as timestamptz))"
     if col.kind == "enum":
@@ -164,12 +166,14 @@ def _typed_sql(col: Column, default_currency: str) -> str:
 
 
 def _column_checks(
-    col: Column, future_limit: str, dates_row: bool
+    col: Column, future_limit: str, dates_row: bool, range_by_rule: bool
 ) -> Iterator[tuple[str, str, str]]:
     """(reason code, violated condition, message) for one column's rules.
 
     `dates_row`: the column dates the row (event time or version time), so it may not
     lie in the future. Other timestamps (`due_at`, `ended_at`) legitimately may.
+    `range_by_rule`: a row rule of the entity checks this number's range (a survey score's
+    scale depends on the survey type), so the column's own range check is left out.
     """
     s, t, name = f"s_{col.name}", f"t_{col.name}", col.name
     shown = f"'''' || {s} || ''''"
@@ -181,17 +185,17 @@ def _column_checks(
             f"{s} is not null and ({t} is null or not isfinite({t}))",
             f"'{name}: ' || {shown} || ' is not a finite number'",
         )
-        if col.min_value is not None:
+        if not range_by_rule:
+            allowed = f"(allowed {col.range_text})"
             yield (
                 "out_of_range",
-                f"{t} < {col.min_value}",
-                f"'{name}: ' || {shown} || ' is below {col.min_value:g}'",
+                f"isfinite({t}) and {t} < {col.min_value!r}",  # not finite: bad_number
+                f"'{name}: ' || {shown} || ' is below {number_text(col.min_value)} {allowed}'",
             )
-        if col.max_value is not None:
             yield (
                 "out_of_range",
-                f"{t} > {col.max_value}",
-                f"'{name}: ' || {shown} || ' is above {col.max_value:g}'",
+                f"isfinite({t}) and {t} > {col.max_value!r}",
+                f"'{name}: ' || {shown} || ' is above {number_text(col.max_value)} {allowed}'",
             )
     elif col.kind == "timestamp":
         yield (
@@ -236,10 +240,11 @@ def _build_checked_batch(
             texts.append(f"cast(null as varchar) as s_{col.name}")
     typed = [f"{_typed_sql(c, default_currency)} as t_{c.name}" for c in entity.columns]
     dating = {entity.event_time, entity.version_column}
+    ranged_by_rule = {r.range_of for r in entity.row_rules}
     checks = [
         chk
         for col in entity.columns
-        for chk in _column_checks(col, future_limit, col.name in dating)
+        for chk in _column_checks(col, future_limit, col.name in dating, col.name in ranged_by_rule)
     ]
     checks += [(r.code, r.violated_sql, r.message_sql) for r in entity.row_rules]
     if entity.is_fact:
