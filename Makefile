@@ -32,9 +32,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create the virtualenv (.venv/) from the lock file; fast when present
 
-run: $(STAMP) ## Run the whole pipeline (sample data if the landing folder is empty) and publish
+run: $(STAMP) ## Run the whole pipeline (sample data if the landing folder is empty: ACCOUNTS DAYS SEED BAD_RATE) and publish
 	@$(PY) -m orchestration.cli run --generate-if-empty \
-		--sample-accounts $(ACCOUNTS) --sample-days $(DAYS)
+		--sample-accounts $(ACCOUNTS) --sample-days $(DAYS) \
+		--sample-seed $(SEED) --sample-bad-rate $(BAD_RATE)
 
 test: $(STAMP) ## Run the test suite (real DuckDB files, dbt and Dagster runs); TEST_WORKERS=2
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile

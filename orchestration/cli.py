@@ -4,16 +4,18 @@
                                     [--generate-if-empty]
 
 `make run` calls this. Runs are recorded in the Dagster instance under
-$HEALTH_DATA_DIR/dagster, so they show in the UI (`make dev`). Exit status 0
-when every step and blocking check passed and the serving file was published,
-1 when the run failed (the previous serving file is left as it was), 2 for
-bad arguments or settings.
+$HEALTH_DATA_DIR/dagster, so they show in the UI (`make dev`). Exit status (also in
+`orchestration/run_outcome.py` and the README): 0 when every step and blocking check
+passed and every output is done; 1 when the run failed before publishing (the previous
+serving file is left as it was); 3 when the serving file was published but an output after
+it failed (the summary names it); 2 for bad arguments or settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +27,25 @@ import duckdb
 
 from orchestration.defs.ingest.loader import raw_layer_counts
 from orchestration.landing import event_date_range, utc_now
+from orchestration.run_outcome import (
+    EXIT_BAD_ARGUMENTS,
+    EXIT_CODES,
+    EXIT_NOTHING_PUBLISHED,
+    EXIT_OK,
+    OUTPUT_GROUPS,
+    FileState,
+    RunOutcome,
+    outcome_of,
+)
 from orchestration.settings import Settings
+from orchestration.warehouse_lock import (
+    CLI_RUN_TAG,
+    RUN_TOKEN_ENV,
+    WarehouseLock,
+    reclaim_dead_runs,
+    stop_orphans,
+    wait_for_pool,
+)
 
 DAGSTER_YAML = """\
 # Written by orchestration.cli when missing. One writer at a time on the DuckDB warehouse:
@@ -73,52 +93,165 @@ def landing_is_empty(landing_dir: Path) -> bool:
     return not landing_dir.exists() or not any(p.is_file() for p in landing_dir.rglob("*"))
 
 
+def last_complete_day(last_event_day: date, today: date) -> date:
+    """The default last day to score: the data's last day, unless it has not ended yet (UTC).
+
+    An export taken during the day holds part of today; scoring it would judge a partial
+    day (its volume against full days, its usage as a drop). A day is complete once it has
+    ended in UTC, so the default never goes past yesterday."""
+    return min(last_event_day, today - timedelta(days=1))
+
+
 def resolve_window(settings: Settings, start: date | None, end: date | None) -> RunWindow:
-    """The days to run: given, else from the data start to HEALTH_AS_OF or the latest date."""
+    """The days to run: given, else from the data's first day to HEALTH_AS_OF or the data's
+    last complete day (`last_complete_day`)."""
     if start is None or end is None:
         con = duckdb.connect()
         con.execute("set TimeZone = 'UTC'")
-        not_after = utc_now() + timedelta(days=1)
-        first, last = event_date_range(con, settings.landing_dir, not_after)
+        now = utc_now()
+        first, last = event_date_range(con, settings.landing_dir, now + timedelta(days=1))
         con.close()
         if last is None or first is None:
-            raise SystemExit(
-                f"error: no readable dated rows under {settings.landing_dir}. Put landing files "
+            raise ValueError(
+                f"no readable dated rows under {settings.landing_dir}. Put landing files "
                 "there (docs/landing-contract.md) or unset HEALTH_LANDING_DIR for sample data."
             )
-        end = end or settings.as_of or last
+        end = end or settings.as_of or last_complete_day(last, now.date())
         start = start or first
-    start = max(start, settings.partitions_start)
     if start > end:
-        raise SystemExit(f"error: the run would start ({start}) after it ends ({end}).")
+        raise ValueError(
+            f"the run would start ({start}) after it ends ({end}): "
+            + (
+                f"HEALTH_AS_OF={settings.as_of} is before the data's first day; "
+                "set it to a day in the data, or unset it."
+                if settings.as_of == end
+                else "give --from on or before --to."
+            )
+        )
     return RunWindow(start, end)
 
 
-def run_pipeline(settings: Settings, window: RunWindow, job_name: str = "health_pipeline") -> bool:
-    """Materialize the whole graph (or another job) for the window as one run; True when
-    it succeeded."""
+def cover_partitions(settings: Settings, window: RunWindow) -> Settings:
+    """Days before HEALTH_PARTITIONS_START have no Dagster partition, so a run of older data
+    (a history from 1997, say) moves the start to its first day for this process, before
+    the definitions are imported (they build the partitions from the setting)."""
+    if window.start >= settings.partitions_start:
+        return settings
+    stage(
+        f"The data starts on {window.start}, before HEALTH_PARTITIONS_START="
+        f"{settings.partitions_start}: partitions start on {window.start} for this run "
+        f"(for the UI, set HEALTH_PARTITIONS_START={window.start})"
+    )
+    os.environ["HEALTH_PARTITIONS_START"] = window.start.isoformat()
+    return Settings.from_env()
+
+
+def run_pipeline(
+    settings: Settings, window: RunWindow, job_name: str = "health_pipeline"
+) -> RunOutcome:
+    """Materialize the whole graph (or another job) for the window as one run. The outcome
+    is true when the run succeeded, and says what happened to each output."""
     from orchestration.defs.dbt.project import prepare_manifest
 
+    settings = cover_partitions(settings, window)
     stage("Parsing the dbt project")
     prepare_manifest()
     from orchestration.definitions import defs
-    from orchestration.defs.warehouse import RANGE_END_TAG, RANGE_START_TAG
+    from orchestration.defs.warehouse import RANGE_END_TAG, RANGE_START_TAG, WAREHOUSE_POOL
 
     what = "ingest" if job_name == INGEST_JOB else "ingest -> dbt build -> checks -> publish"
-    stage(f"Running {what} for {window.start} .. {window.end}")
     job = defs.resolve_job_def(job_name)
-    with warehouse_held(settings), open_instance(settings) as instance:
+    with warehouse_held(settings) as lock, open_instance(settings) as instance:
+        recover(lock, instance, WAREHOUSE_POOL)
+        wait_for_pool(instance, WAREHOUSE_POOL, stage)
+        stage(f"Running {what} for {window.start} .. {window.end}")
+        serving_before = FileState.of(settings.serving_path)
         result = job.execute_in_process(
             instance=instance,
             tags={
                 RANGE_START_TAG: window.start.isoformat(),
                 RANGE_END_TAG: window.end.isoformat(),
+                CLI_RUN_TAG: "cli",
             },
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,
         )
         report_failures(result)
-        return result.success
+        outcome = outcome_of(
+            result,
+            output_keys(defs, job),
+            serving_key(),
+            serving_before,
+            FileState.of(settings.serving_path),
+        )
+        if not outcome.success:
+            alert_failure(instance, result, settings)
+        return outcome
+
+
+def output_keys(defs: object, job: object) -> list[object]:
+    """The job's outputs (assets of the publish and sync groups), serving file first."""
+    graph = defs.resolve_asset_graph()  # type: ignore[attr-defined]
+    selected = job.asset_layer.asset_graph.get_all_asset_keys()  # type: ignore[attr-defined]
+    keys = [
+        key
+        for key in graph.get_all_asset_keys()
+        if key in selected and graph.get(key).group_name in OUTPUT_GROUPS
+    ]
+    first = serving_key()
+    return sorted(keys, key=lambda k: (k != first, k.to_user_string()))
+
+
+def serving_key() -> object:
+    from orchestration.defs.publish.assets import SERVING_KEY
+
+    return SERVING_KEY
+
+
+def recover(lock: WarehouseLock, instance: object, pool: str) -> None:
+    """After a run that died holding the warehouse: stop what it left running, mark it
+    failed and free its pool slots (orchestration/warehouse_lock.py), said in one line."""
+    stopped = stop_orphans(lock.dead_holder_token) if lock.dead_holder_token else []
+    reclaimed = reclaim_dead_runs(instance, [pool])
+    if not (lock.dead_holder or stopped or reclaimed):
+        return
+    plural = "es" if len(stopped) > 1 else ""
+    done = [f"stopped {len(stopped)} process{plural} it left running"] if stopped else []
+    if reclaimed:
+        done.append(reclaimed.describe())
+    holder = f" ({lock.dead_holder})" if lock.dead_holder else ""
+    stage(
+        f"Recovered from a run that died holding the warehouse{holder}: "
+        + ("; ".join(done) or "nothing was left to free")
+    )
+
+
+def alert_failure(instance: object, result: object, settings: Settings) -> None:
+    """Record the failed run in alerts/run_failures.jsonl and post it to the alert webhook,
+    as the run-failure sensor does for launched runs (which does not see in-process runs);
+    once per run, whichever of the two gets there first."""
+    from dagster import DagsterEventType
+
+    from orchestration.defs.operations.failure_sensor import alert_once, failure_record
+
+    run = instance.get_run_by_id(result.run_id)  # type: ignore[attr-defined]
+    events = [
+        e
+        for e in result.all_events  # type: ignore[attr-defined]
+        if e.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    failure = next(
+        (
+            e
+            for e in result.all_events  # type: ignore[attr-defined]
+            if e.event_type == DagsterEventType.RUN_FAILURE
+        ),
+        None,
+    )
+    message = failure.message if failure is not None else ""
+    said = alert_once(failure_record(run, events, message or ""), settings.data_dir)
+    if said:
+        stage(said)
 
 
 @contextmanager
@@ -142,16 +275,18 @@ def open_instance(settings: Settings) -> Iterator[object]:
 
 
 @contextmanager
-def warehouse_held(settings: Settings) -> Iterator[None]:
-    """Hold the warehouse for the whole run: a second `cli run` waits for this one."""
-    from orchestration.defs.warehouse import WarehouseLock
-
+def warehouse_held(settings: Settings) -> Iterator[WarehouseLock]:
+    """Hold the warehouse for the whole run: a second `cli run` waits for this one. Every
+    process this one starts (dbt) inherits the lock's run token, so that the next run can
+    stop them if this one dies (orchestration/warehouse_lock.py)."""
     lock = WarehouseLock(settings.data_dir / ".warehouse.lock")
-    lock.acquire(LOCK_TIMEOUT_SECONDS, lambda message: stage(message))
+    lock.acquire(LOCK_TIMEOUT_SECONDS, stage)
+    os.environ[RUN_TOKEN_ENV] = lock.token
     try:
-        yield
+        yield lock
     finally:
         lock.release()
+        os.environ.pop(RUN_TOKEN_ENV, None)
 
 
 def report_failures(result: object) -> None:
@@ -229,38 +364,73 @@ def print_summary(settings: Settings) -> None:
     print(f"  Parquet exports      {settings.data_dir / 'exports'}")
 
 
+def generate_sample_if_empty(settings: Settings, args: argparse.Namespace) -> bool:
+    """Sample data into an empty landing folder (`--generate-if-empty`, what `make run`
+    passes, with its ACCOUNTS, DAYS, SEED and BAD_RATE); False when the folder is empty and
+    generating was not asked for."""
+    if not landing_is_empty(settings.landing_dir):
+        return True
+    if not args.generate_if_empty:
+        return False
+    from orchestration.sample_data.generator import generate
+
+    end = utc_now().date() - timedelta(days=1)
+    stage(
+        f"No landing files: generating sample data into {settings.landing_dir} "
+        f"(seed {args.sample_seed}, bad-row rate {args.sample_bad_rate})"
+    )
+    generate(
+        settings.landing_dir,
+        accounts=args.sample_accounts,
+        start=end - timedelta(days=args.sample_days - 1),
+        end=end,
+        seed=args.sample_seed,
+        bad_rate=args.sample_bad_rate,
+    )
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    if landing_is_empty(settings.landing_dir):
-        if not args.generate_if_empty:
-            print(f"error: {settings.landing_dir} holds no landing files.", file=sys.stderr)
-            return 2
-        from orchestration.sample_data.generator import generate
-
-        end = utc_now().date() - timedelta(days=1)
-        stage(f"No landing files: generating sample data into {settings.landing_dir}")
-        generate(
-            settings.landing_dir,
-            accounts=args.sample_accounts,
-            start=end - timedelta(days=args.sample_days - 1),
-            end=end,
-            seed=42,
-            bad_rate=0.002,
-        )
+    if not generate_sample_if_empty(settings, args):
+        print(f"error: {settings.landing_dir} holds no landing files.", file=sys.stderr)
+        return EXIT_BAD_ARGUMENTS
     stage(f"Scanning {settings.landing_dir} for the dates to score")
     window = resolve_window(settings, args.start, args.end)
-    ok = run_pipeline(settings, window, INGEST_JOB if args.ingest_only else "health_pipeline")
-    if ok and args.ingest_only:
+    outcome = run_pipeline(settings, window, INGEST_JOB if args.ingest_only else "health_pipeline")
+    if outcome and args.ingest_only:
         print(f"Ingested {window.start} .. {window.end}: nothing scored or published.")
-        return 0
-    if not ok:
+        return EXIT_OK
+    if outcome.published or outcome.success:
+        print_summary(settings)
+    print_outputs(outcome, settings)
+    return outcome.exit_code
+
+
+def print_outputs(outcome: RunOutcome, settings: Settings) -> None:
+    """One line per output, then the verdict: said from the serving file itself, so that
+    "nothing was published" is never said of a run that replaced it."""
+    if outcome.outputs:
+        print("\nOutputs of this run")
+        for output in outcome.outputs:
+            print(output.line())
+    code = outcome.exit_code
+    if outcome.success:
+        print(f"\nRun succeeded (exit {code}).")
+    elif outcome.published:
+        failed = ", ".join(outcome.failed_outputs) or "an output"
         print(
-            f"\nRun FAILED: nothing was published; {settings.serving_path} is unchanged.",
+            f"\nRun FAILED after publishing (exit {code}: {EXIT_CODES[code]}): "
+            f"{settings.serving_path} holds this run's scores; {failed} did not go through "
+            "(see above). Fix it and re-run, or re-send with `python -m orchestration.cli sync`.",
             file=sys.stderr,
         )
-        return 1
-    print_summary(settings)
-    return 0
+    else:
+        print(
+            f"\nRun FAILED (exit {code}: {EXIT_CODES[code]}): "
+            f"{settings.serving_path} is unchanged.",
+            file=sys.stderr,
+        )
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -278,7 +448,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return 2
     run_id = f"cli-{utc_now():%Y%m%dT%H%M%S}"
     failed = False
-    with warehouse_held(settings):
+    with warehouse_held(settings) as lock:
+        if lock.dead_holder_token:  # a run died holding the warehouse: dbt may still write it
+            stop_orphans(lock.dead_holder_token)
         con = duckdb.connect(str(settings.warehouse_path))
         try:
             for destination in destinations:
@@ -323,7 +495,7 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run ingest, dbt build, checks and publish as one run")
@@ -341,22 +513,39 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--sample-accounts", type=int, default=300)
     run.add_argument("--sample-days", type=int, default=120)
+    run.add_argument("--sample-seed", type=int, default=42, help="sample data's random seed")
+    run.add_argument(
+        "--sample-bad-rate",
+        type=float,
+        default=0.002,
+        help="share of sample rows made bad on purpose (quarantine demo)",
+    )
     dev = sub.add_parser("dev", help="start the Dagster UI and daemon (what `make dev` runs)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     sync = sub.add_parser("sync", help="send changed scores to the sync.yml destinations")
     sync.add_argument("--dry-run", action="store_true", help="print what would be sent")
     sync.add_argument("--destination", help="only this destination (default: all)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # SIGTERM (a scheduler stopping the run, `timeout`) stops the run as Ctrl-C does,
+    # also while it waits for the warehouse; Dagster maps it the same way while executing.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     commands = {"run": cmd_run, "dev": cmd_dev, "sync": cmd_sync}
     try:
         return commands[args.command](args)
     except TimeoutError as exc:  # another run held the warehouse too long
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_NOTHING_PUBLISHED
     except ValueError as exc:  # settings errors name the variable and the fix
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_ARGUMENTS
+    except KeyboardInterrupt:
+        print("\nstopped (Ctrl-C or SIGTERM)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

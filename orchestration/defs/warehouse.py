@@ -15,15 +15,12 @@ definitions touches no file and no database.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 import dagster as dg
 import duckdb
@@ -64,56 +61,6 @@ a failed check, a failed dbt model or test) raises `dagster.Failure(allow_retrie
 and fails at once."""
 
 _LOCK_RETRIES = 5
-
-
-class WarehouseLock:
-    """An exclusive advisory lock on a file (fcntl), naming its holder while others wait.
-
-    `cli run` holds `$HEALTH_DATA_DIR/.warehouse.lock` for a whole run, taken before the
-    run starts: a second `cli run` (cron, or a person) waits for the first to finish
-    rather than interleaving its steps. Runs launched by Dagster queue on the run
-    queue's `health/warehouse` limit instead (dagster.yaml); inside a run, every step
-    that touches the warehouse is in the `duckdb_warehouse` pool (one at a time).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
-
-    def acquire(self, timeout_seconds: float, log: Callable[[str], None]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = self.path.open("a+")
-        deadline = time.monotonic() + timeout_seconds
-        waiting = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waiting:
-                    fh.seek(0)
-                    log(f"waiting for the run holding the warehouse ({fh.read().strip()})")
-                    waiting = True
-                if time.monotonic() > deadline:
-                    fh.close()
-                    raise TimeoutError(
-                        f"another run has held the warehouse for over {timeout_seconds:.0f} s"
-                        f" ({self.path}); wait for it to finish, or stop it"
-                    ) from None
-                time.sleep(1)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
-        fh.flush()
-        if waiting:
-            log("the warehouse is free: this run goes on")
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
 
 
 class WarehouseResource(dg.ConfigurableResource):
