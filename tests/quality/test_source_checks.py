@@ -22,6 +22,7 @@ from orchestration.defs.quality.source_checks import (
     load_source_checks,
     volume_parameters,
 )
+from orchestration.landing import utc_now
 
 USAGE = ENTITIES["usage_events"]
 
@@ -217,3 +218,50 @@ def test_drop_only_volume_lets_a_spike_pass(con) -> None:
     frame = daily_volume(con, USAGE, volume, date(2025, 6, 10), date(2025, 6, 10))
     assert frame["ratio"].tolist() == [pytest.approx(30)]
     assert validate_frames(VOLUME_SUITE, [frame], volume_parameters(volume)).success
+
+
+def test_today_is_a_partial_day_and_never_judged_as_a_volume_drop(con) -> None:
+    """An export taken during the day holds part of today: 1 row against an average of 42
+    must not block the run (it did: the volume check judged today)."""
+    today = utc_now().date()
+    counts = {today - timedelta(days=i): 42 for i in range(1, 12)}
+    counts[today] = 1
+    _events_per_day(con, counts)
+    volume = Volume(trailing_days=7, min_trailing_rows=20, min_ratio=0.1, max_ratio=10)
+    frame = daily_volume(con, USAGE, volume, today - timedelta(days=2), today)
+    assert frame["day"].tolist() == [
+        (today - timedelta(days=2)).isoformat(),
+        (today - timedelta(days=1)).isoformat(),
+    ]
+    assert validate_frames(VOLUME_SUITE, [frame], volume_parameters(volume)).success
+
+
+def test_the_default_last_day_is_the_last_complete_day_of_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One usage event dated today moved the default as-of day to today (a partial day)."""
+    from orchestration.cli import last_complete_day, resolve_window
+    from orchestration.sample_data.generator import generate
+    from orchestration.settings import Settings
+
+    today = utc_now().date()
+    generate(
+        tmp_path / "landing",
+        accounts=5,
+        start=today - timedelta(days=9),
+        end=today - timedelta(days=1),
+        seed=1,
+        bad_rate=0,
+    )
+    early = utc_now().replace(hour=0, minute=0, second=1)
+    (tmp_path / "landing" / "usage_events" / "today.csv").write_text(
+        "event_id,account_id,user_id,event_name,occurred_at\n"
+        f"today-1,ACC-000001,u1,login,{early:%Y-%m-%dT%H:%M:%SZ}\n"
+    )
+    monkeypatch.setenv("HEALTH_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.delenv("HEALTH_AS_OF", raising=False)
+    window = resolve_window(Settings.from_env(), None, None)
+    assert window.end == today - timedelta(days=1)
+    # the rule itself: a day is complete once it has ended in UTC
+    assert last_complete_day(today, today) == today - timedelta(days=1)
+    assert last_complete_day(today - timedelta(days=5), today) == today - timedelta(days=5)

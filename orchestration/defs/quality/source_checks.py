@@ -31,6 +31,7 @@ import yaml
 
 from orchestration.contract import Entity
 from orchestration.defs.quality.results import CheckRecord
+from orchestration.landing import utc_now
 from orchestration.settings import DBT_PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -191,7 +192,10 @@ def daily_volume(
     con: duckdb.DuckDBPyConnection, entity: Entity, volume: Volume, first: date, last: date
 ) -> pd.DataFrame:
     """One row per judged day in first..last: `day` (ISO text), `rows` (by event time),
-    `trailing_avg_rows` over the `trailing_days` before it, and `ratio` of the two."""
+    `trailing_avg_rows` over the `trailing_days` before it, and `ratio` of the two.
+
+    A day that has not ended yet (UTC) is never judged: an export taken during the day
+    holds part of it, and its few rows against full days would read as a volume drop."""
     table, field, n = f"raw.{entity.name}", entity.event_time, volume.trailing_days
     return con.execute(
         f"""
@@ -232,9 +236,10 @@ def daily_volume(
           and trailing_days = {n}
           and day - {n} >= first_data_day
           and trailing_avg_rows >= ?
+          and day < cast(? as date)
         order by day
         """,
-        [first, last, first, volume.min_trailing_rows],
+        [first, last, first, volume.min_trailing_rows, utc_now().date()],
     ).df()
 
 
