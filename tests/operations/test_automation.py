@@ -212,3 +212,37 @@ def test_failed_run_is_recorded_and_posted_without_logging_the_webhook_url(
 def test_unreachable_webhook_is_reported_by_host_only() -> None:
     outcome = failure_sensor.post_alert({"run_id": "r"}, "http://127.0.0.1:9/hook?token=s3cr3t")
     assert outcome.startswith("alert to 127.0.0.1 failed") and "s3cr3t" not in outcome
+
+
+def test_a_failed_cli_run_is_recorded_and_posted_once_even_if_the_sensor_sees_it_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, webhook: str
+) -> None:
+    """`cli run` executes in process, where the run-failure sensor never looks: its failed
+    runs left no alert. The CLI now alerts itself; the sensor, if it sees the run as well,
+    adds nothing."""
+    from orchestration.cli import alert_failure
+    from orchestration.settings import Settings
+
+    monkeypatch.setenv("HEALTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(failure_sensor.WEBHOOK_ENV, f"{webhook}/hooks/alert")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _failing_job.execute_in_process(instance=instance, raise_on_error=False)
+        alert_failure(instance, result, Settings.from_env())
+        alert_failure(instance, result, Settings.from_env())  # a retry of the summary
+        [failure] = [
+            e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE
+        ]
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failures",
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
+            dagster_event=failure,
+        ).for_run_failure()
+        failure_sensor.run_failures(context)
+
+    [line] = (tmp_path / "data" / "alerts" / "run_failures.jsonl").read_text().splitlines()
+    record = json.loads(line)
+    assert record["run_id"] == result.run_id
+    assert [step["step"] for step in record["failed_steps"]] == ["_broken_step"]
+    [(path, body)] = _Webhook.received
+    assert path == "/hooks/alert" and body == record
