@@ -68,6 +68,42 @@ class PostgresSettings:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
 
+_TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+"""SQLSTATE classes that may pass on a retry: connection exception, transaction rollback
+(serialization failure, deadlock), insufficient resources, operator intervention (a
+shutdown, a cancelled statement), system error."""
+
+_CONFIG_PROBLEMS = (
+    "does not exist",  # the database or the role
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "could not translate host name",
+    "invalid dsn",
+    "invalid connection option",
+    "invalid integer value",
+    "invalid sslmode",
+)
+"""Words of a connection failure a retry cannot fix: the settings are wrong."""
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """Whether a psycopg2 error may pass on a retry: a refused, dropped or reset connection,
+    a server starting up or shutting down, too many clients, a deadlock or a lock timeout.
+    Not: a constraint violation, bad data, a missing table, a wrong database, user or
+    password, or any other error a retry would only repeat."""
+    if isinstance(exc, psycopg2.InterfaceError):
+        return True  # "connection already closed": the server went away
+    if not isinstance(exc, psycopg2.OperationalError):
+        return False  # IntegrityError, DataError, ProgrammingError, ...
+    code = getattr(exc, "pgcode", None)
+    if code:
+        return code[:2] in _TRANSIENT_CLASSES or code == "55P03"  # lock_not_available
+    # no SQLSTATE: the client could not connect, or lost the connection
+    text = str(exc).lower()
+    return not any(problem in text for problem in _CONFIG_PROBLEMS)
+
+
 def postgres_type(duckdb_type: str) -> str:
     """The Postgres column type for a DuckDB one (DECIMAL(p,s) keeps its precision)."""
     if duckdb_type.startswith("DECIMAL"):
@@ -122,9 +158,17 @@ def copy_table(
 
 
 def copy_schema(
-    duckdb_path: str, settings: PostgresSettings, schema: str, target_schema: str | None = None
+    duckdb_path: str,
+    settings: PostgresSettings,
+    schema: str,
+    target_schema: str | None = None,
+    *,
+    copied: dict[str, int] | None = None,
 ) -> dict[str, int]:
-    """Copy every table of a DuckDB schema to Postgres; rows copied per table."""
+    """Copy every table of a DuckDB schema to Postgres; rows copied per table. `copied`, when
+    given, is filled table by table (each committed), so a caller whose copy failed part-way
+    can tell what was already replaced."""
+    copied = {} if copied is None else copied
     source = duckdb.connect(duckdb_path, read_only=True)
     target = settings.connect()
     try:
@@ -136,7 +180,9 @@ def copy_schema(
                 [schema],
             ).fetchall()
         ]
-        return {table: copy_table(source, target, schema, table, target_schema) for table in tables}
+        for table in tables:
+            copied[table] = copy_table(source, target, schema, table, target_schema)
+        return dict(copied)
     finally:
         target.close()
         source.close()

@@ -56,6 +56,8 @@ def test_serving_tables_are_published_to_the_configured_schema(
     _serve(serving, 5)
     first = _publish(monkeypatch, postgres)
     assert first.metadata["rows_dim_accounts"].value == 5
+    assert (first.metadata["status"].value, first.metadata["rows"].value) == ("ok", 6)
+    assert first.metadata["schema"].value == "bi_health"
     _serve(serving, 8)  # the next publication replaces the table
     _publish(monkeypatch, postgres)
     with postgres.connect() as conn, conn.cursor() as cur:
@@ -70,5 +72,6 @@ def test_without_the_switch_nothing_is_published(
     health_env, postgres, monkeypatch, dbt_manifest
 ) -> None:
     monkeypatch.delenv("HEALTH_PUBLISH_POSTGRES", raising=False)
-    skipped = _publish(monkeypatch, postgres)
-    assert "HEALTH_PUBLISH_POSTGRES" in skipped.metadata["skipped"].value
+    skipped = {k: v.value for k, v in _publish(monkeypatch, postgres).metadata.items()}
+    assert (skipped["status"], skipped["rows"]) == ("skipped", 0)
+    assert "HEALTH_PUBLISH_POSTGRES" in skipped["reason"]

@@ -119,3 +119,40 @@ def test_a_broken_sync_file_names_every_problem(tmp_path: Path) -> None:
 def test_the_shipped_sync_file_is_valid() -> None:
     names = {d.name: d.type for d in load_destinations(ROOT / "sync.yml")}
     assert names == {"crm_postgres": "postgres", "crm_webhook": "webhook", "outbox": "file"}
+
+
+def test_sync_assets_report_skipped_and_dry_run(warehouse: Path, monkeypatch, dbt_manifest) -> None:
+    """By the output contract: a destination whose variable is unset materializes with
+    status skipped and the reason; a dry run with status dry_run and the rows it would
+    send, writing nothing."""
+    import dagster as dg
+
+    from orchestration.defs.sync.assets import build_sync_asset
+    from orchestration.defs.warehouse import WarehouseResource
+
+    monkeypatch.delenv("TEST_UNSET_URL", raising=False)
+    unset = build_sync_asset(
+        Destination(
+            name="no_url",
+            type="webhook",
+            fields={"id": "account_id"},
+            options={"url_env": "TEST_UNSET_URL"},
+        )
+    )
+    planned = build_sync_asset(Destination(name="plan", type="file", fields={"id": "account_id"}))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [unset, planned],
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
+            run_config={"ops": {planned.op.name: {"config": {"dry_run": True}}}},
+        )
+    [skipped] = result.asset_materializations_for_node(unset.op.name)
+    [dry] = result.asset_materializations_for_node(planned.op.name)
+    skipped_meta = {k: v.value for k, v in skipped.metadata.items()}
+    dry_meta = {k: v.value for k, v in dry.metadata.items()}
+    assert (skipped_meta["status"], skipped_meta["rows"]) == ("skipped", 0)
+    assert skipped_meta["reason"] == "TEST_UNSET_URL is not set"
+    assert (dry_meta["status"], dry_meta["rows"], dry_meta["upserts"]) == ("dry_run", 3, 3)
+    assert dry_meta["accepted"] == 0
+    assert not (warehouse.parent / "outbox").exists()

@@ -151,7 +151,8 @@ def test_state_advances_only_for_the_batches_postgres_committed(warehouse, postg
     )
     result = _sync(warehouse, destination, "run-1")
     assert result.error is not None and "in_range" in result.error
-    assert (result.accepted, result.status) == (3, "partial")
+    assert (result.accepted, result.status, result.output_status) == (3, "partial", "failed")
+    assert not result.transient  # refused data: a retry of the step would be refused again
     assert sorted(_rows(postgres, "partial")) == ["ACC-000001", "ACC-000002", "ACC-000003"]
     assert warehouse.execute("select count(*) from sync.sync_state").fetchone() == (3,)
 
@@ -181,3 +182,30 @@ def test_dry_run_sends_nothing_and_keeps_the_state(warehouse, postgres) -> None:
         "scored_at": date(2025, 6, 1).isoformat(),
     }
     assert warehouse.execute("select count(*) from sync.sync_state").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("case", ["refused", "no_such_database"])
+def test_a_lost_server_is_transient_and_a_wrong_database_is_not(
+    warehouse, postgres, monkeypatch, case
+) -> None:
+    """Nothing listening at the port may pass on a retry of the step; a database that does
+    not exist will not. Either way the sync fails with nothing accepted, and neither the
+    password nor the DSN shows in the error it records."""
+    port, database = (9, "crm") if case == "refused" else (postgres.port, "no_such_database")
+    dsn = f"postgresql://{postgres.user}:hunter2-secret@{postgres.host}:{port}/{database}"
+    monkeypatch.setenv("TEST_SYNC_DSN", dsn)
+    destination = Destination(
+        name=f"pg_{case}",
+        type="postgres",
+        fields=FIELDS,
+        options={"schema": "crm", "table": case, "dsn_env": "TEST_SYNC_DSN"},
+    )
+    result = _sync(warehouse, destination, "run-1")
+    assert (result.output_status, result.accepted) == ("failed", 0)
+    assert result.transient is (case == "refused")
+    assert "OperationalError" in result.error
+    [(recorded,)] = warehouse.execute(
+        "select error from sync.sync_runs where destination = ?", [destination.name]
+    ).fetchall()
+    for text in (result.error, recorded):
+        assert "hunter2-secret" not in text and dsn not in text

@@ -117,7 +117,7 @@ def test_webhook_delivers_each_accepted_record_once_and_reports_the_rejected(
     assert metadata["accepted"] == ACCOUNTS - 1
     assert metadata["rejected"] == 1
     assert metadata["rejections"] == {BAD: "owner unknown"}
-    assert metadata["status"] == "rejected_rows"
+    assert (metadata["status"], metadata["rows"]) == ("ok", ACCOUNTS - 1)  # the rest accepted
 
     # every accepted record delivered once: one stored batch per idempotency key, and
     # the batch whose first reply was lost was not stored twice
@@ -144,16 +144,21 @@ def test_webhook_delivers_each_accepted_record_once_and_reports_the_rejected(
             [asset], instance=instance, resources={"warehouse": WarehouseResource()}
         )
     [second] = again.asset_materializations_for_node(asset.op.name)
-    assert second.metadata["planned_upserts"].value == 1
+    assert second.metadata["upserts"].value == 1
     assert second.metadata["rejected"].value == 1
 
 
 def test_webhook_that_stays_down_fails_its_asset_and_keeps_earlier_batches(
     warehouse: Path, monkeypatch, dbt_manifest
 ) -> None:
-    """A refused connection on every attempt: the step fails after the retries, naming
-    the variable, not the URL; the webhook's own retries are the retries (the step is not
-    retried on top); nothing is marked as synced."""
+    """A refused connection on every attempt: after the webhook's own retries the error
+    is transient, so the step's retry policy (here without its waits) tries again; when
+    those are used up too the step fails with status failed, naming the variable, not the
+    URL, and nothing is marked as synced."""
+    import orchestration.defs.sync.assets as sync_assets
+
+    retries = 2
+    monkeypatch.setattr(sync_assets, "TRANSIENT_RETRY", dg.RetryPolicy(max_retries=retries))
     monkeypatch.setenv("TEST_HOOK_URL", "http://127.0.0.1:9/unreachable-secret-path")
     destination = Destination(
         name="down_hook",
@@ -162,7 +167,7 @@ def test_webhook_that_stays_down_fails_its_asset_and_keeps_earlier_batches(
         batch_size=3,
         options={"url_env": "TEST_HOOK_URL", "backoff_seconds": 0.01, "max_attempts": 2},
     )
-    asset = _sync_asset(destination)
+    asset = sync_assets.build_sync_asset(destination)
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             [asset],
@@ -171,10 +176,59 @@ def test_webhook_that_stays_down_fails_its_asset_and_keeps_earlier_batches(
             raise_on_error=False,
         )
         assert not result.success
-        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-        message = str(failure.event_specific_data.error.message)
-    assert "TEST_HOOK_URL" in message and "unreachable-secret-path" not in message
+        logs = "\n".join(str(event.user_message) for event in instance.all_logs(result.run_id))
+    steps = [e.event_type_value for e in result.all_events if e.step_key == asset.op.name]
+    assert steps.count("STEP_UP_FOR_RETRY") == retries
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    reported = failure.step_failure_data.user_failure_data  # the last attempt's Failure
+    assert "TEST_HOOK_URL" in reported.description
+    assert "unreachable-secret-path" not in reported.description + logs
+    metadata = {k: v.value for k, v in reported.metadata.items()}
+    assert (metadata["status"], metadata["asset"], metadata["rows"]) == (
+        "failed",
+        "sync/down_hook",
+        0,
+    )
+    assert (metadata["upserts"], metadata["accepted"]) == (ACCOUNTS, 0)
+    assert "did not take a batch of 3 records after 2 attempts" in metadata["error"]
     con = duckdb.connect(str(warehouse), read_only=True)
     assert con.execute("select count(*) from sync.sync_state").fetchone() == (0,)
-    assert con.execute("select status from sync.sync_runs").fetchall()[-1] == ("failed",)
+    assert con.execute("select status from sync.sync_runs").fetchall() == [("failed",)] * (
+        retries + 1
+    )
+    con.close()
+
+
+def test_a_wrong_token_fails_the_sync_at_once(
+    receiver: str, warehouse: Path, monkeypatch, dbt_manifest
+) -> None:
+    """401 means the token is wrong, not the records: the step fails with status failed,
+    no retry of the step, nothing marked as synced, and the token not in the error."""
+    import orchestration.defs.sync.assets as sync_assets
+
+    monkeypatch.setattr(sync_assets, "TRANSIENT_RETRY", dg.RetryPolicy(max_retries=2))
+    monkeypatch.setenv("TEST_HOOK_URL", receiver)
+    monkeypatch.setenv("TEST_HOOK_TOKEN", "wrong-token-value")
+    destination = Destination(
+        name="bad_token",
+        type="webhook",
+        fields={"external_id": "account_id"},
+        options={"url_env": "TEST_HOOK_URL", "token_env": "TEST_HOOK_TOKEN"},
+    )
+    asset = sync_assets.build_sync_asset(destination)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [asset],
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
+            raise_on_error=False,
+        )
+    kinds = [e.event_type_value for e in result.all_events]
+    assert "STEP_UP_FOR_RETRY" not in kinds and len(Receiver.posts) == 1
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    metadata = {k: v.value for k, v in failure.step_failure_data.user_failure_data.metadata.items()}
+    assert (metadata["status"], metadata["accepted"], metadata["rejected"]) == ("failed", 0, 0)
+    assert "HTTP 401" in metadata["error"] and "wrong-token-value" not in metadata["error"]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.execute("select count(*) from sync.sync_state").fetchone() == (0,)
     con.close()

@@ -1,8 +1,47 @@
-"""The published serving file, downstream of every model and check of the run, and its
-copies for other readers: Parquet files and a Postgres schema."""
+"""The published serving file, downstream of every model and check of the run, and the
+outputs made from it: Parquet exports, a Postgres copy and the health report. The
+reverse-ETL syncs (`sync/<name>`, defs/sync/assets.py) are outputs too.
+
+**Outputs are independent.** Each output depends on the serving file (a sync also on the
+quality gate and its model), never on another output: one that fails, or is retried,
+skips none of the others. Only a serving file that was not published stops them all.
+
+**Every output reports the same way**, so a run summary can print one line per output
+from the run's events alone:
+
+- success or skip: the asset's `ASSET_MATERIALIZATION`, its metadata;
+- failure: the step's final `STEP_FAILURE` (not `STEP_UP_FOR_RETRY`, an attempt that is
+  retried), its `dagster.Failure` metadata (`step_failure_data.user_failure_data.metadata`),
+  which also names the output in `asset` (e.g. `sync/outbox`).
+
+Keys every output carries:
+
+- `status`: `published` (the serving file), `ok`, `skipped` (switched off, or a setting
+  it needs is unset), `failed` or `dry_run` (a sync that only planned);
+- `rows`: rows written or sent (0 when skipped; when failed, what was done before);
+- `reason` when skipped (also under the older key `skipped`), `error` when failed.
+
+And per output:
+
+- `serving/health_duckdb`: `path`, `checksum` (sha256 of the file published), `tables`,
+  `rows_<table>`, `publish_seconds`, the latest day's `as_of_date`, `accounts`,
+  `band_counts`, `score_mean`, `score_p10_p50_p90`, `config_version`;
+- `serving/parquet_exports`: `path`, `tables`, `files`, `partitions` (folders
+  `as_of_date=…`), `rows_<table>`;
+- `serving/postgres`: `target` (server, no password), `schema`, `tables`,
+  `rows_<table>`; skipped unless HEALTH_PUBLISH_POSTGRES=true;
+- `serving/health_report`: `path`, `link`, `as_of_date`, `charts`; `rows` are the
+  accounts of its day;
+- `sync/<name>`: `destination_type`, `upserts`, `deletes` (planned), `accepted`,
+  `rejected` (counts), `rejections` (key -> reason, the first 50); `rows` = `accepted`
+  (in a dry run: what would be sent); skipped when its environment variable is unset.
+
+No URL, token, DSN or password is ever in this metadata or in an error text.
+"""
 
 import os
 import time
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -18,13 +57,74 @@ from orchestration.defs.warehouse import (
     WarehouseResource,
 )
 
+SERVING_KEY = dg.AssetKey(["serving", "health_duckdb"])
+EXPORTS_KEY = dg.AssetKey(["serving", "parquet_exports"])
+POSTGRES_KEY = dg.AssetKey(["serving", "postgres"])
+REPORT_KEY = dg.AssetKey(["serving", "health_report"])
+STATUSES = ("published", "ok", "skipped", "failed", "dry_run")
+"""The values of the `status` metadata of every output."""
 
-def _rows(rows: dict[str, int]) -> dict[str, dg.MetadataValue]:
+
+def _rows(rows: Mapping[str, int]) -> dict[str, dg.MetadataValue]:
     return {f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()}
 
 
+def skipped_metadata(reason: str, **extra: object) -> dict[str, object]:
+    """The metadata of an output that did nothing, and why."""
+    return {"status": "skipped", "reason": reason, "skipped": reason, "rows": 0, **extra}
+
+
+def failure(
+    key: dg.AssetKey,
+    description: str,
+    error: str,
+    *,
+    rows: int = 0,
+    allow_retries: bool = False,
+    **extra: object,
+) -> dg.Failure:
+    """The `dagster.Failure` of an output: its event carries status=failed, the output's
+    asset key, the error and what was done before it. `error` must be redacted."""
+    return dg.Failure(
+        description=description,
+        metadata={
+            "status": "failed",
+            "asset": key.to_user_string(),
+            "rows": rows,
+            "error": error,
+            **extra,
+        },
+        allow_retries=allow_retries,
+    )
+
+
+def output_failure(
+    key: dg.AssetKey,
+    what: str,
+    exc: BaseException,
+    *,
+    rows: int = 0,
+    secrets: Iterable[str] = (),
+    **extra: object,
+) -> dg.Failure:
+    """`failure` for an exception: redacted, retried by the step's policy only when it may
+    pass on a retry (`is_transient`). Raise it `from None`: the original exception's text
+    could hold a secret, and would be logged as the cause."""
+    from orchestration.defs.sync.runner import is_transient, redact
+
+    error = redact(f"{type(exc).__name__}: {exc}", secrets)
+    return failure(
+        key,
+        f"{what} failed: {error}",
+        error,
+        rows=rows,
+        allow_retries=is_transient(exc),
+        **extra,
+    )
+
+
 @dg.asset(
-    key=dg.AssetKey(["serving", "health_duckdb"]),
+    key=SERVING_KEY,
     description=(
         "The published serving file ($HEALTH_DATA_DIR/serving/health.duckdb) that BI reads: "
         "the marts, swapped in atomically only after the quality gate passed."
@@ -42,16 +142,23 @@ def serving_health_duckdb(
 ) -> dg.MaterializeResult:
     started = time.monotonic()
     settings = warehouse.settings()
-    published = publish_serving_file(
-        settings.warehouse_path, settings.serving_path, run_id=context.run_id
-    )
+    try:
+        published = publish_serving_file(
+            settings.warehouse_path, settings.serving_path, run_id=context.run_id
+        )
+        summary = score_summary(published.path)
+    except Exception as exc:
+        raise output_failure(SERVING_KEY, "publishing the serving file", exc) from None
     context.log.info(f"published {published.path} ({len(published.tables)} tables)")
     metadata: dict[str, dg.MetadataValue] = {
+        "status": dg.MetadataValue.text("published"),
         "path": dg.MetadataValue.path(str(published.path)),
+        "checksum": dg.MetadataValue.text(published.checksum),
+        "rows": dg.MetadataValue.int(sum(published.tables.values())),
+        "tables": dg.MetadataValue.int(len(published.tables)),
         "publish_seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
         **_rows(published.tables),
     }
-    summary = score_summary(published.path)
     if summary is not None:
         metadata.update(
             {
@@ -68,10 +175,11 @@ def serving_health_duckdb(
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _from_serving_file(name: str, kind: str, description: str):
-    """An asset made from the published serving file, after each publish."""
+def _from_serving_file(key: dg.AssetKey, kind: str, description: str):
+    """An output made from the published serving file, after each publish: it depends on
+    the serving file alone, so it runs whatever its sibling outputs do."""
     return dg.asset(
-        key=dg.AssetKey(["serving", name]),
+        key=key,
         description=description,
         deps=[serving_health_duckdb.key],
         group_name="publish",
@@ -82,7 +190,7 @@ def _from_serving_file(name: str, kind: str, description: str):
 
 
 @_from_serving_file(
-    "parquet_exports",
+    EXPORTS_KEY,
     "parquet",
     (
         "Parquet files of every published table under $HEALTH_DATA_DIR/exports/<table>/, for "
@@ -94,19 +202,31 @@ def parquet_exports(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    exports = settings.data_dir / "exports"
-    rows = export_parquet(settings.serving_path, exports, run_id=context.run.run_id)
-    context.log.info(f"exported {len(rows)} tables to {exports}")
+    try:
+        exported = export_parquet(
+            settings.serving_path, settings.data_dir / "exports", run_id=context.run.run_id
+        )
+    except Exception as exc:
+        raise output_failure(EXPORTS_KEY, "the Parquet export", exc) from None
+    context.log.info(
+        f"exported {len(exported.rows)} tables to {exported.path}: {exported.files} files,"
+        f" {exported.partitions} partitions"
+    )
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(exports)),
-            **_rows(rows),
+            "status": dg.MetadataValue.text("ok"),
+            "path": dg.MetadataValue.path(str(exported.path)),
+            "rows": dg.MetadataValue.int(sum(exported.rows.values())),
+            "tables": dg.MetadataValue.int(len(exported.rows)),
+            "files": dg.MetadataValue.int(exported.files),
+            "partitions": dg.MetadataValue.int(exported.partitions),
+            **_rows(exported.rows),
         }
     )
 
 
 @_from_serving_file(
-    "postgres",
+    POSTGRES_KEY,
     "postgres",
     (
         "The published tables copied to PostgreSQL (schema $HEALTH_PG_SERVING_SCHEMA, default "
@@ -118,24 +238,43 @@ def serving_postgres(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     if os.environ.get("HEALTH_PUBLISH_POSTGRES", "").strip().lower() != "true":
-        context.log.info("HEALTH_PUBLISH_POSTGRES is not true: not published to Postgres")
-        return dg.MaterializeResult(metadata={"skipped": "HEALTH_PUBLISH_POSTGRES is not true"})
+        reason = "HEALTH_PUBLISH_POSTGRES is not true"
+        context.log.info(f"{reason}: not published to Postgres")
+        return dg.MaterializeResult(metadata=skipped_metadata(reason))
     from orchestration.postgres import PostgresSettings, copy_schema
 
-    target = PostgresSettings.from_env()
     schema = os.environ.get("HEALTH_PG_SERVING_SCHEMA", "health")
-    rows = copy_schema(str(warehouse.settings().serving_path), target, "main", schema)
-    context.log.info(f"published {len(rows)} tables to {target.describe()} schema {schema}")
+    password = os.environ.get("HEALTH_PG_PASSWORD", "")
+    copied: dict[str, int] = {}  # the tables replaced before a failure
+    where = {"schema": schema}
+    try:
+        target = PostgresSettings.from_env()
+        where["target"] = target.describe()  # no password
+        copy_schema(str(warehouse.settings().serving_path), target, "main", schema, copied=copied)
+    except Exception as exc:
+        raise output_failure(
+            POSTGRES_KEY,
+            "the Postgres copy",
+            exc,
+            rows=sum(copied.values()),
+            secrets=[password],
+            tables=len(copied),
+            **where,
+        ) from None
+    context.log.info(f"published {len(copied)} tables to {target.describe()} schema {schema}")
     return dg.MaterializeResult(
         metadata={
-            "postgres": dg.MetadataValue.text(f"{target.describe()} schema {schema}"),
-            **_rows(rows),
+            "status": dg.MetadataValue.text("ok"),
+            "rows": dg.MetadataValue.int(sum(copied.values())),
+            "tables": dg.MetadataValue.int(len(copied)),
+            **{k: dg.MetadataValue.text(v) for k, v in where.items()},
+            **_rows(copied),
         }
     )
 
 
 @_from_serving_file(
-    "health_report",
+    REPORT_KEY,
     "html",
     (
         "The health report ($HEALTH_DATA_DIR/reports/health_report.html): one self-contained "
@@ -148,10 +287,16 @@ def health_report(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    report = build_report(settings.serving_path, settings.data_dir / "reports")
+    try:
+        report = build_report(settings.serving_path, settings.data_dir / "reports")
+        summary = score_summary(settings.serving_path)
+    except Exception as exc:
+        raise output_failure(REPORT_KEY, "the health report", exc) from None
     context.log.info(f"health report: {report.path}")
     return dg.MaterializeResult(
         metadata={
+            "status": dg.MetadataValue.text("ok"),
+            "rows": dg.MetadataValue.int(summary.accounts if summary else 0),
             "path": dg.MetadataValue.path(str(report.path)),
             "link": dg.MetadataValue.url(report.path.as_uri()),
             "as_of_date": dg.MetadataValue.text(report.as_of_date),

@@ -8,6 +8,7 @@ as it was.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -26,6 +27,20 @@ PUBLISHED_SCHEMAS = ("marts", "quality")
 class Published:
     path: Path
     tables: dict[str, int]
+    """rows per table"""
+    checksum: str
+    """sha256 of the file as it was swapped in"""
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    rows: dict[str, int]
+    """rows per table"""
+    files: int
+    """Parquet files written"""
+    partitions: int
+    """partition folders (`as_of_date=…/`) written, over the partitioned tables"""
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Published:
     """Copy every table of the published schemas into a new serving file, then swap it in."""
     serving.parent.mkdir(parents=True, exist_ok=True)
@@ -116,20 +139,21 @@ def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Publ
     finally:
         con.close()
     _fsync(staging)
+    checksum = sha256_file(staging)  # of this publication, whatever replaces it later
     os.replace(staging, serving)
     _fsync(serving.parent)
-    return Published(path=serving, tables=tables)
+    return Published(path=serving, tables=tables, checksum=checksum)
 
 
 PARTITION_COLUMN = "as_of_date"
 
 
-def export_parquet(serving: Path, exports: Path, *, run_id: str) -> dict[str, int]:
+def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
     """Parquet files of every published table under `exports/<table>/`: tables with an
     `as_of_date` are partitioned by it (`as_of_date=YYYY-MM-DD/`), the rest are one file.
 
     Written beside the exports folder, then swapped in table by table (rename), so a tool
-    reading a table's folder sees the old files or the new ones. Rows per table."""
+    reading a table's folder sees the old files or the new ones."""
     staging = exports.with_name(f".{exports.name}.{run_id}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -165,6 +189,8 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> dict[str, in
             rows[table] = int(row[0]) if row else 0
     finally:
         con.close()
+    files = sum(1 for _ in staging.rglob("*.parquet"))
+    partitions = sum(1 for _ in staging.glob(f"*/{PARTITION_COLUMN}=*"))
     exports.mkdir(parents=True, exist_ok=True)
     for table in rows:
         old = exports / f".{table}.old"
@@ -174,4 +200,4 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> dict[str, in
         os.rename(staging / table, exports / table)
         shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
-    return rows
+    return Exported(path=exports, rows=rows, files=files, partitions=partitions)

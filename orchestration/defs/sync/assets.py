@@ -1,9 +1,16 @@
 """One Dagster asset per sync destination (sync.yml), downstream of the quality gate and
 the published serving file: a run that fails its checks sends nothing anywhere.
 
-Destinations are separate steps: one that fails (its server down, say) fails its own
-asset only; the others still sync. A destination whose environment variable is not set
-is skipped with a note in its materialization.
+Destinations are separate steps, and depend on no other output (not the Postgres copy,
+not the exports): one that fails (its server down, say) fails its own asset only; the
+others still sync. An error that may pass (a dropped connection, a webhook answering 5xx
+after its own retries) is retried by the step's retry policy, which sends only what the
+destination has not accepted yet; one that cannot (a config error, refused data) fails
+at once. A destination whose environment variable is not set is skipped.
+
+Each sync reports by the output contract of defs/publish/assets.py: `status` (`ok`,
+`skipped`, `failed`, `dry_run`), `rows`, `upserts`, `deletes`, `accepted`, `rejected`,
+and `reason` or `error`.
 """
 
 import os
@@ -13,10 +20,15 @@ from dagster import AssetExecutionContext
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import health_dbt_models
-from orchestration.defs.publish.assets import serving_health_duckdb
+from orchestration.defs.publish.assets import (
+    failure,
+    output_failure,
+    serving_health_duckdb,
+    skipped_metadata,
+)
 from orchestration.defs.quality.assets import QUALITY_GATE_KEY
 from orchestration.defs.sync.config import Destination, load_destinations
-from orchestration.defs.sync.runner import sync_destination
+from orchestration.defs.sync.runner import secret_values, sync_destination
 from orchestration.defs.warehouse import OWNERS, TRANSIENT_RETRY, WAREHOUSE_POOL, WarehouseResource
 
 SYNC_MODEL_KEY = get_asset_key_for_model([health_dbt_models], "sync_account_health")
@@ -28,8 +40,10 @@ class SyncConfig(dg.Config):
 
 
 def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["sync", destination.name])
+
     @dg.asset(
-        key=dg.AssetKey(["sync", destination.name]),
+        key=key,
         description=(
             f"Reverse-ETL sync to the {destination.type} destination `{destination.name}` "
             f"(sync.yml): the accounts whose {len(destination.fields)} mapped fields changed "
@@ -45,36 +59,61 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
     def _sync(
         context: AssetExecutionContext, config: SyncConfig, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
+        counts = {"upserts": 0, "deletes": 0, "accepted": 0, "rejected": 0}
+        kind = {"destination_type": destination.type}
         missing = destination.missing_setting()
         if missing:
-            context.log.warning(f"{destination.name}: {missing} is not set; skipped")
-            return dg.MaterializeResult(metadata={"skipped": f"{missing} is not set"})
+            reason = f"{missing} is not set"
+            context.log.warning(f"{destination.name}: {reason}; skipped")
+            return dg.MaterializeResult(metadata=skipped_metadata(reason, **kind, **counts))
         dry_run = config.dry_run or os.environ.get("HEALTH_SYNC_DRY_RUN", "") == "true"
         settings = warehouse.settings()
         run_id = context.run.run_id
-        with warehouse.connect() as con:
-            result = sync_destination(con, destination, run_id, settings.data_dir, dry_run=dry_run)
+        try:
+            with warehouse.connect() as con:
+                result = sync_destination(
+                    con, destination, run_id, settings.data_dir, dry_run=dry_run
+                )
+        except Exception as exc:  # before sending: the warehouse, the plan
+            raise output_failure(
+                key,
+                f"sync to {destination.name}",
+                exc,
+                secrets=secret_values(destination),
+                **kind,
+                **counts,
+            ) from None
         context.log.info(result.summary())
         for change in result.sample:
             context.log.info(f"would send: {change}")
-        metadata = {
-            "status": dg.MetadataValue.text(result.status),
-            "planned_upserts": dg.MetadataValue.int(result.planned_upserts),
-            "planned_deletes": dg.MetadataValue.int(result.planned_deletes),
-            "accepted": dg.MetadataValue.int(result.accepted),
-            "rejected": dg.MetadataValue.int(len(result.rejected)),
+        sent: dict[str, object] = {
+            **kind,
+            "upserts": result.planned_upserts,
+            "deletes": result.planned_deletes,
+            "accepted": result.accepted,
+            "rejected": len(result.rejected),
         }
         if result.rejected:
-            metadata["rejections"] = dg.MetadataValue.json(dict(list(result.rejected.items())[:50]))
+            sent["rejections"] = dg.MetadataValue.json(dict(list(result.rejected.items())[:50]))
             context.log.warning(f"{destination.name}: {len(result.rejected)} records rejected")
         if result.error:
             # what was accepted is recorded: a retry, or the next run, sends only the rest
-            raise dg.Failure(
-                description=f"sync to {destination.name} stopped: {result.error}",
-                metadata=metadata,
+            raise failure(
+                key,
+                f"sync to {destination.name} stopped: {result.error}",
+                result.error,  # redacted by run_sync
+                rows=result.accepted,
                 allow_retries=result.transient,
+                **sent,
             )
-        return dg.MaterializeResult(metadata=metadata)
+        planned = result.planned_upserts + result.planned_deletes
+        return dg.MaterializeResult(
+            metadata={
+                "status": result.output_status,
+                "rows": planned if dry_run else result.accepted,
+                **sent,
+            }
+        )
 
     return _sync
 

@@ -7,9 +7,12 @@ Protocol (what a receiving endpoint implements):
   always carries the same `Idempotency-Key` header (a hash of its records), also when it
   is sent again by a retry or a later run, so the receiver can drop duplicates.
 - 2xx: accepted, except the records named in `{"rejected": [{"key", "reason"}]}`.
-- 408, 429, 5xx, a timeout or a refused connection: retried with exponential backoff and
-  jitter, up to `max_attempts`; then the sync stops with the error (earlier batches stay
-  accepted).
+- 408, 429, 5xx, a timeout, a refused or reset connection: retried with exponential
+  backoff and jitter, up to `max_attempts`; then the sync stops with the error (earlier
+  batches stay accepted), marked transient: the step's retry policy tries again later,
+  and sends only the batches not yet accepted.
+- 401, 403, 404, 405 (a wrong token or URL): not retried; the sync stops with the error
+  (earlier batches stay accepted), not transient: a retry would be refused too.
 - other 4xx: not retried. When the body names rejected records, the rest of the batch is
   sent again without them; otherwise the whole batch is rejected with the status.
 
@@ -20,11 +23,13 @@ is ever logged or put in an error message.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import random
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
@@ -33,10 +38,18 @@ from orchestration.defs.sync.config import Destination
 from orchestration.defs.sync.destinations import BatchOutcome
 
 RETRY_STATUSES = {408, 429}
+REFUSED_STATUSES = {401, 403, 404, 405}
+"""The endpoint refuses the sender, not the records: the token or the URL is wrong."""
 
 
 class WebhookError(RuntimeError):
-    """The endpoint did not take a batch after every attempt (no URL or token inside)."""
+    """The endpoint did not take a batch after every attempt, or the webhook is not
+    configured (no URL or token inside). `transient`: what failed may pass later (the
+    endpoint was down or overloaded), not a configuration a retry would only repeat."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class WebhookSender:
@@ -53,6 +66,9 @@ class WebhookSender:
         self.url = os.environ.get(self.url_env, "")
         if not self.url:
             raise WebhookError(f"{self.url_env} is not set: no webhook URL")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise WebhookError(f"{self.url_env} is not an http(s) URL")
         token_env = destination.options.get("token_env")
         self.token = os.environ.get(token_env, "") if token_env else ""
         self.timeout = float(destination.options.get("timeout_seconds", 30))
@@ -60,7 +76,7 @@ class WebhookSender:
         self.backoff = float(destination.options.get("backoff_seconds", 1.0))
         self.sleep = sleep
         self.attempts = 0
-        """every POST made (retries included): shown in the asset's metadata"""
+        """every POST made (retries included)"""
 
     def send(self, batch: list[Change]) -> BatchOutcome:
         outcome = BatchOutcome()
@@ -73,6 +89,11 @@ class WebhookSender:
                 outcome.accepted += [c for c in pending if c.key not in rejected]
                 return outcome
             # a 4xx that is not worth retrying
+            if status in REFUSED_STATUSES:
+                raise WebhookError(  # no body: it might echo what was sent
+                    f"webhook ({self.url_env}) refused the batch with HTTP {status}:"
+                    " check the URL and the token"
+                )
             if rejected and set(rejected) & {c.key for c in pending}:
                 outcome.rejected.update(rejected)
                 pending = [c for c in pending if c.key not in rejected]
@@ -106,7 +127,14 @@ class WebhookSender:
                 if exc.code < 500 and exc.code not in RETRY_STATUSES:
                     return exc.code, text
                 last_problem = f"HTTP {exc.code}"
-            except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            except http.client.InvalidURL:
+                raise WebhookError(f"{self.url_env} is not a valid URL") from None
+            except (
+                TimeoutError,
+                urllib.error.URLError,
+                ConnectionError,
+                http.client.HTTPException,  # the reply cut off part-way
+            ) as exc:
                 reason = getattr(exc, "reason", exc)
                 last_problem = f"{type(reason).__name__}"  # never the URL
             if attempt < self.max_attempts:
@@ -114,7 +142,8 @@ class WebhookSender:
                 self.sleep(delay + random.uniform(0, delay / 2))
         raise WebhookError(
             f"webhook ({self.url_env}) did not take a batch of {len(batch)} records after"
-            f" {self.max_attempts} attempts; last: {last_problem}"
+            f" {self.max_attempts} attempts; last: {last_problem}",
+            transient=True,  # only what may pass was retried: a later try may get through
         )
 
     def close(self) -> None:
