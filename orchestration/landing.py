@@ -6,11 +6,13 @@ command line share them and tests call them directly.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,10 @@ import duckdb
 from orchestration.contract import ENTITIES, FILE_SUFFIXES, Entity
 
 _NAME_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+NUL_SHOWN = "\u2400"
+"""How a NUL character is shown where the text it arrived in is kept (quarantine):
+no output can hold a NUL (Postgres refuses it in text), so it is shown as the symbol ␀."""
 
 
 class LandingFileError(Exception):
@@ -177,11 +183,54 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def sql_ident(name: str) -> str:
+    """A quoted SQL identifier naming `name` (any column name a file brings)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column_keys(names: list[str], rel_path: str) -> dict[str, str]:
+    """The loader's name for each column of a file (trimmed, lower-case) -> its own name.
+
+    Refuses a file with a column the loader cannot name: a blank name (columns are
+    matched by name), a name holding a NUL character (no table can be given it), or two
+    names that are one column to the loader (`account_id` and `Account_ID `; SQL names
+    ignore case too, so one would silently hide the other).
+    """
+    keys: dict[str, str] = {}
+    for name in names:
+        if not name.strip():
+            raise LandingFileError(
+                rel_path,
+                f"a column has a blank name ({name!r}), and columns are matched by name.",
+                "Name every column (a trailing comma in a header makes a nameless one) and "
+                "drop the file again.",
+            )
+        if "\x00" in name:
+            shown = name.replace("\x00", NUL_SHOWN)
+            raise LandingFileError(
+                rel_path,
+                f"a column name holds a NUL character (\\x00, shown as {NUL_SHOWN}): {shown!r}.",
+                "Remove it from the column name and drop the file again.",
+            )
+        key = name.strip().lower()
+        if key in keys:
+            raise LandingFileError(
+                rel_path,
+                f"the columns {keys[key]!r} and {name!r} are one column to the loader "
+                "(names are matched ignoring case and surrounding spaces).",
+                "Keep one of them and drop the file again; nothing of this file was loaded.",
+                column=key,
+            )
+        keys[key] = name
+    return keys
+
+
 def csv_header(path: Path, rel_path: str) -> list[str]:
     """The header row of a CSV landing file, checked for the problems a reader would hide."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name.
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh), None)
     except UnicodeDecodeError as exc:
         raise LandingFileError(
@@ -204,6 +253,7 @@ def csv_header(path: Path, rel_path: str) -> list[str]:
                 rel_path, "the header names this column twice.", "Rename one of them.", column=name
             )
         seen.add(name)
+    column_keys(header, rel_path)
     return header
 
 
@@ -220,7 +270,7 @@ def landing_suffix(path: Path) -> str:
 
 
 @contextmanager
-def literal_path(path: Path) -> Iterator[str]:
+def literal_path(path: Path, *, skip_bom: bool = False) -> Iterator[str]:
     """A path that DuckDB reads as exactly `path`, whatever characters its name holds.
 
     DuckDB's readers expand `*`, `?`, `[...]` and `**` in every path they are given (in a
@@ -229,6 +279,10 @@ def literal_path(path: Path) -> Iterator[str]:
     link with a plain name in a fresh temporary folder, which the operating system, not
     DuckDB, follows to the file. The link keeps the file's suffix, from which DuckDB
     tells a gzip-compressed CSV.
+
+    `skip_bom`: a file that starts with a UTF-8 byte-order mark is given as a copy
+    without it. DuckDB's JSON reader accepts the mark on one thread and refuses it on
+    several, so a file's fate would depend on the machine.
     """
     with tempfile.TemporaryDirectory(prefix="landing-") as folder:
         link = Path(folder) / f"file{landing_suffix(path)}"
@@ -237,22 +291,48 @@ def literal_path(path: Path) -> Iterator[str]:
                 f"The temporary folder {folder} has a glob character in its path, so DuckDB "
                 "would not read landing files literally. Set TMPDIR to a plain folder."
             )
-        link.symlink_to(path.absolute())
+        if skip_bom and _starts_with_bom(path):
+            with path.open("rb") as source, link.open("wb") as copy:
+                source.seek(len(codecs.BOM_UTF8))
+                shutil.copyfileobj(source, copy)
+        else:
+            link.symlink_to(path.absolute())
         yield str(link)
 
 
+def _starts_with_bom(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+
+
+JSON_TYPE_COLUMN = "__landing_json_type"
+"""Column of a JSONL relation: the JSON type of the line (`OBJECT` for a row)."""
+JSON_LINE_COLUMN = "__landing_json_line"
+"""Column of a JSONL relation: the line as read (kept for lines that are not objects)."""
+
+
 @contextmanager
-def open_landing_file(landing_file: LandingFile) -> Iterator[str]:
+def open_landing_file(con: duckdb.DuckDBPyConnection, landing_file: LandingFile) -> Iterator[str]:
     """A DuckDB table expression reading one landing file as it is, valid inside the block.
 
     Every reader of landing files goes through here (the loader, the window scan, the
-    landing sensor), so a file name is taken literally everywhere.
+    landing sensor), so a file name is taken literally everywhere. A DuckDB error inside
+    the block is the file's: it becomes a LandingFileError naming the landing file.
     """
-    with literal_path(landing_file.path) as path:
-        yield _reader_sql(landing_file, path)
+    jsonl = landing_suffix(landing_file.path) == ".jsonl"
+    with literal_path(landing_file.path, skip_bom=jsonl) as path:
+        try:
+            yield _reader_sql(con, landing_file, path)
+        except duckdb.Error as exc:
+            problem = read_error_message(exc).replace(path, landing_file.rel_path)
+            raise LandingFileError(
+                landing_file.rel_path,
+                f"the file cannot be read: {problem}",
+                "Check that it is a complete, UTF-8 file of its type and drop it again.",
+            ) from exc
 
 
-def _reader_sql(landing_file: LandingFile, path: str) -> str:
+def _reader_sql(con: duckdb.DuckDBPyConnection, landing_file: LandingFile, path: str) -> str:
     suffix = landing_suffix(landing_file.path)
     quoted = sql_string(path)
     if suffix in (".csv", ".csv.gz"):
@@ -266,12 +346,50 @@ def _reader_sql(landing_file: LandingFile, path: str) -> str:
         )
     if suffix == ".parquet":
         return f"read_parquet({quoted})"
-    return f"read_json({quoted}, format = 'newline_delimited', sample_size = -1)"
+    return _jsonl_sql(con, landing_file, quoted)
+
+
+def _jsonl_sql(con: duckdb.DuckDBPyConnection, landing_file: LandingFile, quoted: str) -> str:
+    """A JSONL file as one text column per key, and each line's JSON type and text.
+
+    Each line is read as the JSON value it is, not typed by a sample of the file: a line
+    that is an array, a string or `null` is then a row that says so (instead of turning
+    the whole file into one column named `json`), a value nested deeper than a typed
+    reader recurses stays its JSON text, and every value reaches the loader as text.
+    """
+    lines = f"read_json_objects({quoted}, format = 'newline_delimited')"
+    keys = [
+        str(key)
+        for (key,) in con.execute(
+            f"select distinct unnest(json_keys(json)) from {lines}"
+            " where json_type(json) = 'OBJECT' order by 1"
+        ).fetchall()
+    ]
+    column_keys(keys, landing_file.rel_path)
+    values = "".join(
+        f", case when json_type(json) = 'OBJECT'"
+        f" then json_extract_string(json, {sql_string(_json_pointer(key))}) end as {sql_ident(key)}"
+        for key in keys
+    )
+    return (
+        f"(select json_type(json) as {JSON_TYPE_COLUMN}, json as {JSON_LINE_COLUMN}{values}"
+        f" from {lines})"
+    )
+
+
+def _json_pointer(key: str) -> str:
+    """The RFC 6901 pointer to a top-level key: any key, with `/` or `~` in it too."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
 def read_error_message(exc: duckdb.Error) -> str:
-    """The first line of a DuckDB reader error, which names the problem."""
-    return str(exc).strip().splitlines()[0]
+    """The first line of a DuckDB reader error, which names the problem. A CSV error's
+    first line names only the line (`CSV Error on Line: 3`); what is wrong with it follows
+    the echo of that line, and is added (the echo, the file's own data, is not)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if len(lines) > 2 and lines[1].startswith("Original Line:") and lines[2]:
+        return f"{lines[0]}: {lines[2]}"
+    return lines[0]
 
 
 def file_event_dates(
@@ -281,7 +399,7 @@ def file_event_dates(
     out; None when it has no readable dated row or cannot be read (the loader reports it)."""
     entity = ENTITIES[landing_file.entity]
     try:
-        with open_landing_file(landing_file) as relation:
+        with open_landing_file(con, landing_file) as relation:
             row = con.execute(
                 f"""
                 with parsed as (
@@ -294,7 +412,7 @@ def file_event_dates(
                 """,
                 [not_after, not_after],
             ).fetchone()
-    except (duckdb.Error, LandingFileError):
+    except LandingFileError:
         return None
     if row is None or row[0] is None:
         return None

@@ -11,16 +11,20 @@ module runs in seconds from a clean clone.
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import io
 import json
 import math
 import os
+import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -30,10 +34,12 @@ from orchestration.landing import discover_files, event_date_range, file_event_d
 from tests.ingest.loading import (
     AS_OF,
     USAGE_HEADER,
+    Row,
     Warehouse,
     assert_failed,
     assert_file_counts,
     csv_text,
+    only_file,
     write_accounts,
     write_csv,
 )
@@ -513,3 +519,422 @@ def test_negative_zero_is_loaded_as_zero(wh: Warehouse) -> None:
     amounts = [a for (a,) in wh.rows("select amount from raw.invoices order by invoice_id")]
     assert amounts == [0.0, 0.0, 0.0]
     assert [math.copysign(1.0, a) for a in amounts] == [1.0, 1.0, 1.0]
+
+
+# --- 4. malformed files get a message that says what is wrong ---------------------------
+
+
+@pytest.mark.parametrize("name", ["bom.csv", "bom.csv.gz"])
+def test_csv_starting_with_a_utf8_bom_loads(wh: Warehouse, name: str) -> None:
+    text = "\ufeff" + csv_text(ACCOUNT_HEADER, [account("A1"), account("A2")])
+    data = text.encode("utf-8")
+    path = wh.landing / "accounts" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+
+    result = wh.load("accounts")
+
+    assert_file_counts(wh, result, f"accounts/{name}", 2, 2, 0, 0)
+    assert wh.rows("select account_id, name from raw.accounts order by 1") == [
+        ("A1", "Account A1"),
+        ("A2", "Account A2"),
+    ]
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+@pytest.mark.parametrize("name", ["bom.csv", "bom.jsonl"])
+def test_utf8_bom_is_accepted_on_any_number_of_threads(
+    tmp_path: Path, name: str, threads: int
+) -> None:
+    """DuckDB's JSON reader takes a BOM on one thread and refuses it on several: the
+    loader must not depend on the machine it runs on."""
+    landing = tmp_path / "landing"
+    path = landing / "accounts" / name
+    path.parent.mkdir(parents=True)
+    if name.endswith(".csv"):
+        text = csv_text(ACCOUNT_HEADER, [account("A1")])
+    else:
+        text = json.dumps(dict(zip(ACCOUNT_HEADER, account("A1"), strict=True))) + "\n"
+    path.write_bytes(codecs.BOM_UTF8 + text.encode())
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), config={"threads": threads})
+    try:
+        result = Warehouse(con, landing).load("accounts")
+        assert_file_counts(Warehouse(con, landing), result, f"accounts/{name}", 1, 1, 0, 0)
+        assert con.execute("select account_id, name from raw.accounts").fetchall() == [
+            ("A1", "Account A1")
+        ]
+    finally:
+        con.close()
+
+
+def test_jsonl_line_that_is_not_an_object_is_quarantined_saying_so(wh: Warehouse) -> None:
+    good = {"account_id": "A1", "created_at": "2025-01-01"}
+    lines = [
+        json.dumps(good),
+        "[1, 2]",
+        '"just a string"',
+        "null",
+        "42",
+        "true",
+        json.dumps(good | {"account_id": "A2"}),
+    ]
+    (wh.landing / "accounts").mkdir()
+    (wh.landing / "accounts/mixed.jsonl").write_text("\n".join(lines) + "\n")
+
+    result = wh.load("accounts")
+
+    assert_file_counts(wh, result, "accounts/mixed.jsonl", 7, 2, 5, 0)
+    assert wh.rows("select account_id, _source_row from raw.accounts order by 1") == [
+        ("A1", 1),
+        ("A2", 7),
+    ]
+    rule = "each line of a .jsonl file must be one JSON object"
+    assert wh.rows(
+        "select _source_row, _reason_codes, _reasons, _extra, account_id"
+        " from raw.accounts__quarantine order by _source_row"
+    ) == [
+        (2, "not_an_object", f"row 2: not a JSON object but an array; {rule}", "[1, 2]", None),
+        (3, "not_an_object", f"row 3: not a JSON object but a string; {rule}", lines[2], None),
+        (4, "not_an_object", f"row 4: not a JSON object but null; {rule}", "null", None),
+        (5, "not_an_object", f"row 5: not a JSON object but a number; {rule}", "42", None),
+        (6, "not_an_object", f"row 6: not a JSON object but a boolean; {rule}", "true", None),
+    ]
+
+
+NUL_REASON = (
+    "{}: contains a NUL character (\\x00, shown as \u2400 here), which text columns cannot hold"
+)
+
+
+def test_nul_character_in_a_text_field_is_quarantined_naming_the_column(wh: Warehouse) -> None:
+    write_accounts(wh.landing)
+    wh.load("accounts")
+    header = [*USAGE_HEADER, "channel"]
+    write_csv(
+        wh.landing / "usage_events/nul.csv",
+        header,
+        [
+            ["e1", "A1", "u1", "login", "2025-03-01", "1", "web"],
+            ["e2", "A1", "u\x001", "login", "2025-03-01", "1", "web"],
+            ["e3", "A1", "u1", "login", "2025-03-01", "1", "w\x00b"],
+        ],
+    )
+    records = [
+        {
+            "event_id": "j1",
+            "account_id": "A1",
+            "event_name": "log\u0000in",
+            "occurred_at": "2025-03-01",
+        }
+    ]
+    (wh.landing / "usage_events/nul.jsonl").write_text(json.dumps(records[0]) + "\n")
+    pq.write_table(
+        pa.table(
+            {
+                "event_id": ["p1"],
+                "account_id": ["A1"],
+                "event_name": ["login"],
+                "occurred_at": ["2025-03-01"],
+                "user_id": ["\x00"],
+            }
+        ),
+        wh.landing / "usage_events/nul.parquet",
+    )
+
+    result = wh.load("usage_events")
+
+    assert_file_counts(wh, result, "usage_events/nul.csv", 3, 1, 2, 0)
+    assert_file_counts(wh, result, "usage_events/nul.jsonl", 1, 0, 1, 0)
+    assert_file_counts(wh, result, "usage_events/nul.parquet", 1, 0, 1, 0)
+    assert wh.rows(
+        "select event_id, _source_row, _reason_codes, _reasons, user_id, event_name"
+        " from raw.usage_events__quarantine order by 1"
+    ) == [
+        ("e2", 2, "nul_character", NUL_REASON.format("user_id"), "u\u24001", "login"),
+        ("e3", 3, "nul_character", NUL_REASON.format("channel"), "u1", "login"),
+        ("j1", 1, "nul_character", NUL_REASON.format("event_name"), None, "log\u2400in"),
+        ("p1", 1, "nul_character", NUL_REASON.format("user_id"), "\u2400", "login"),
+    ]
+    # no table of the raw layer holds a NUL: a copy to Postgres cannot choke on one
+    assert all_text_values(wh) == []
+
+
+# --- 5. the hostile-input matrix: verbatim, quarantined or refused ----------------------
+
+SQL_TEXT = "x'); drop table raw.accounts; select ('"
+JINJA_TEXT = "{{ run_query('drop table raw.accounts') }} {% do log('x') %} {# c #}"
+SHELL_TEXT = "$(touch pwned) `touch pwned` ; rm -rf / && echo | cat > pwned"
+QUOTES_TEXT = "a \"quoted\", 'single', back\\slash, \\N, NULL, \t tab"
+MEGABYTE_TEXT = "m" * 1_000_000
+MULTILINE_TEXT = "line one\nline two\r\nline three"
+UNICODE_TEXT = "ünïcødé 日本語 \u202eRTL\u202c 🙂 \u200b"
+
+
+def _csv(rows: Sequence[Row], header: Row = ACCOUNT_HEADER, newline: str = "\n") -> bytes:
+    return csv_text(header, rows).replace("\n", newline).encode()
+
+
+def _jsonl(*lines: Any) -> bytes:
+    return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines).encode()
+
+
+def _parquet(columns: dict[str, list[Any]]) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
+
+
+def _deep(levels: int) -> str:
+    return '{"a": ' * levels + "1" + "}" * levels
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """One hostile accounts file and how the door must end it."""
+
+    name: str
+    content: bytes
+    outcome: str  # verbatim | quarantined | refused
+    names: dict[str, str | None] = field(default_factory=dict)
+    """verbatim: account_id -> the exact `name` stored in raw.accounts."""
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """verbatim: account_id -> the `_extra` object stored (None: the key is there, its
+    value is checked elsewhere)."""
+    codes: tuple[str, ...] = ()
+    """quarantined: the reason codes of the quarantined rows, in row order."""
+    error: tuple[str, ...] = ()
+    """refused: fragments of the file's error."""
+
+
+HOSTILE = [
+    Hostile(
+        "sql.csv",
+        _csv([account("A1", name=SQL_TEXT)]),
+        "verbatim",
+        names={"A1": SQL_TEXT},
+    ),
+    Hostile(
+        "jinja.csv",
+        _csv([account("A1", name=JINJA_TEXT)]),
+        "verbatim",
+        names={"A1": JINJA_TEXT},
+    ),
+    Hostile(
+        "shell.jsonl",
+        _jsonl({"account_id": "A1", "name": SHELL_TEXT, "created_at": "2025-01-01"}),
+        "verbatim",
+        names={"A1": SHELL_TEXT},
+    ),
+    Hostile(
+        "quotes.parquet",
+        _parquet({"account_id": ["A1"], "name": [QUOTES_TEXT], "created_at": ["2025-01-01"]}),
+        "verbatim",
+        names={"A1": QUOTES_TEXT},
+    ),
+    Hostile(
+        "multiline.csv",
+        _csv([account("A1", name=MULTILINE_TEXT), account("A2")]),
+        "verbatim",
+        names={"A1": MULTILINE_TEXT, "A2": "Account A2"},
+    ),
+    Hostile(
+        "unicode.jsonl",
+        _jsonl({"account_id": "A1", "name": UNICODE_TEXT, "created_at": "2025-01-01"}),
+        "verbatim",
+        names={"A1": UNICODE_TEXT},
+    ),
+    Hostile(
+        "one_megabyte_field.csv",
+        _csv([account("A1", name=MEGABYTE_TEXT), account("A2")]),
+        "verbatim",
+        names={"A1": MEGABYTE_TEXT, "A2": "Account A2"},
+    ),
+    Hostile(
+        "one_megabyte_field.jsonl",
+        _jsonl({"account_id": "A1", "name": MEGABYTE_TEXT, "created_at": "2025-01-01"}),
+        "verbatim",
+        names={"A1": MEGABYTE_TEXT},
+    ),
+    Hostile(
+        "crlf.csv",
+        _csv([account("A1"), account("A2")], newline="\r\n"),
+        "verbatim",
+        names={"A1": "Account A1", "A2": "Account A2"},
+    ),
+    Hostile(
+        "crlf.jsonl",
+        _jsonl({"account_id": "A1", "created_at": "2025-01-01", "name": "n"}).replace(
+            b"\n", b"\r\n"
+        ),
+        "verbatim",
+        names={"A1": "n"},
+    ),
+    Hostile(
+        "hostile_column_names.csv",
+        _csv(
+            [[*account("A1"), "1", "2", "3"]],
+            header=[*ACCOUNT_HEADER, SQL_TEXT, JINJA_TEXT, '"; drop table x; --'],
+        ),
+        "verbatim",
+        names={"A1": "Account A1"},
+        extra={"A1": {SQL_TEXT: "1", JINJA_TEXT: "2", '"; drop table x; --': "3"}},
+    ),
+    Hostile(
+        "deeply_nested.jsonl",
+        _jsonl(
+            '{"account_id": "A1", "created_at": "2025-01-01", "name": "n", "deep": '
+            + _deep(5000)
+            + "}"
+        ),
+        "verbatim",
+        names={"A1": "n"},
+        extra={"A1": {"deep": None}},
+    ),
+    Hostile(
+        "not_objects.jsonl",
+        _jsonl("[]", '"A1"', "null", {"account_id": "A1", "created_at": "2025-01-01"}),
+        "quarantined",
+        codes=("not_an_object", "not_an_object", "not_an_object"),
+    ),
+    Hostile(
+        "nul_byte.csv",
+        _csv([account("A1", name="a\x00b"), account("A2")]),
+        "quarantined",
+        codes=("nul_character",),
+    ),
+    Hostile(
+        "huge_numbers.csv",
+        _csv([["A1", "2025-01-01", "1e308"]], header=["account_id", "created_at", "arr"]),
+        "verbatim",
+        names={"A1": None},
+        extra={"A1": {"arr": "1e308"}},
+    ),
+    Hostile(
+        "latin1.csv",
+        csv_text(ACCOUNT_HEADER, [account("A1", name="Café")]).encode("latin-1"),
+        "refused",
+        error=("not UTF-8",),
+    ),
+    Hostile(
+        "broken.jsonl",
+        b'{"account_id": "A1", "created_at": "2025-01-01"}\n{"account_id": \n',
+        "refused",
+        error=("cannot be read",),
+    ),
+    Hostile(
+        "lone_surrogate.jsonl",
+        b'{"account_id": "A1", "created_at": "2025-01-01", "name": "\\ud800"}\n',
+        "refused",
+        error=("cannot be read",),
+    ),
+    Hostile(
+        "oversized_line.csv",
+        _csv([account("A1", name="m" * 3_000_000)]),
+        "refused",
+        error=("CSV Error on Line: 2: Maximum line size of 2000000 bytes exceeded",),
+    ),
+    Hostile(
+        "ragged.csv",
+        _csv([account("A1")]) + b"A2,n,2025-01-01,2025-01-01,surplus\n",
+        "refused",
+        error=("CSV Error on Line: 3: Expected Number of Columns: 4 Found: 5",),
+    ),
+    Hostile(
+        "nameless_column.csv",
+        _csv([[*account("A1"), "x"]], header=[*ACCOUNT_HEADER, ""]),
+        "refused",
+        error=("a column has a blank name ('')",),
+    ),
+    Hostile(
+        "blank_key.jsonl",
+        _jsonl({"account_id": "A1", "created_at": "2025-01-01", " ": 1}),
+        "refused",
+        error=("a column has a blank name (' ')",),
+    ),
+    Hostile(
+        "one_column_twice_by_case.csv",
+        _csv([["A1", "2025-01-01", "A2"]], header=["account_id", "created_at", "Account_ID "]),
+        "refused",
+        error=("the columns 'account_id' and 'Account_ID ' are one column",),
+    ),
+    Hostile(
+        "one_key_twice_by_case.jsonl",
+        _jsonl({"account_id": "A1", "created_at": "2025-01-01", "ACCOUNT_ID": "A2"}),
+        "refused",
+        error=("are one column to the loader",),
+    ),
+    Hostile(
+        "bom.jsonl",
+        b"\xef\xbb\xbf" + _jsonl({"account_id": "A1", "created_at": "2025-01-01", "name": "n"}),
+        "verbatim",
+        names={"A1": "n"},
+    ),
+    Hostile(
+        "nul_in_header.csv",
+        _csv([["A1", "2025-01-01", "x"]], header=["account_id", "created_at", "a\x00b"]),
+        "refused",
+        error=("NUL",),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c.name for c in HOSTILE])
+def test_hostile_input_is_stored_verbatim_quarantined_or_refused(
+    wh: Warehouse, case: Hostile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a shell string that ran would leave ./pwned here
+    path = wh.landing / "accounts" / case.name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(case.content)
+    source = f"accounts/{case.name}"
+
+    result = wh.load("accounts")
+
+    file_load = only_file(result, source)
+    if case.outcome == "refused":
+        error = assert_failed(wh, result, source, *case.error)
+        assert tempfile.gettempdir() not in error  # the landing file is named, not a copy
+    elif case.outcome == "verbatim":
+        assert (file_load.status, file_load.error) == ("loaded", None)
+        assert file_load.rows_read == file_load.rows_loaded == len(case.names)
+        stored = {
+            account_id: (name, json.loads(extra) if extra else None)
+            for account_id, name, extra in wh.rows(
+                "select account_id, name, _extra from raw.accounts"
+            )
+        }
+        assert {k: name for k, (name, _) in stored.items()} == case.names
+        for account_id, extra in case.extra.items():
+            kept = stored[account_id][1]
+            assert kept is not None and set(kept) == set(extra)
+            for key, value in extra.items():
+                if value is not None:
+                    assert kept[key] == value
+    else:
+        assert file_load.status == "loaded"
+        codes = wh.rows("select _reason_codes from raw.accounts__quarantine order by _source_row")
+        assert tuple(c for (c,) in codes) == case.codes
+        assert file_load.rows_quarantined == len(case.codes)
+    assert wh.rows("select count(*) from raw.accounts") == [(file_load.rows_loaded,)]
+    assert file_load.rows_read == (
+        file_load.rows_loaded + file_load.rows_quarantined + file_load.rows_duplicate
+    )
+    assert all_text_values(wh) == []
+    assert not (tmp_path / "pwned").exists()
+    assert {t for (t,) in wh.rows("select table_name from information_schema.tables")} >= {
+        "accounts",
+        "_load_audit",
+    }
+
+
+def test_deeply_nested_jsonl_value_is_kept_as_its_json_text(wh: Warehouse) -> None:
+    deep = _deep(5000)
+    line = '{"account_id": "A1", "created_at": "2025-01-01", "deep": ' + deep + "}"
+    (wh.landing / "accounts").mkdir()
+    (wh.landing / "accounts/deep.jsonl").write_text(line + "\n")
+
+    result = wh.load("accounts")
+
+    assert_file_counts(wh, result, "accounts/deep.jsonl", 1, 1, 0, 0)
+    [(extra,)] = wh.rows("select _extra from raw.accounts")
+    assert json.loads(extra)["deep"] == deep.replace(" ", "")

@@ -26,11 +26,16 @@ import duckdb
 
 from orchestration.contract import ENTITIES, LINEAGE_COLUMNS, Column, Entity, number_text
 from orchestration.landing import (
+    JSON_LINE_COLUMN,
+    JSON_TYPE_COLUMN,
+    NUL_SHOWN,
     LandingFile,
     LandingFileError,
+    column_keys,
+    landing_suffix,
     open_landing_file,
-    read_error_message,
     scan_entity_folder,
+    sql_ident,
     sql_string,
     utc_now,
 )
@@ -109,10 +114,6 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("rollback")
         raise
     con.execute("commit")
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
@@ -218,6 +219,15 @@ def _column_checks(
         )
 
 
+_NOT_AN_OBJECT_SQL = (
+    "'row ' || __row || ': not a JSON object but ' || case __json_type"
+    " when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' when 'NULL' then 'null'"
+    " when 'BOOLEAN' then 'a boolean' else 'a number' end"
+    " || '; each line of a .jsonl file must be one JSON object'"
+)
+"""The reason of a JSONL line that is not an object (rows are its non-empty lines)."""
+
+
 def _build_checked_batch(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -229,13 +239,18 @@ def _build_checked_batch(
 ) -> None:
     """Create temp table `_checked` from a batch relation, with typed values and reasons.
 
-    `source_sql` yields the landing columns (any names) plus `__file`, `__row` and `__extra`.
+    `source_sql` yields the landing columns (any names) plus `__file`, `__row`, `__extra`,
+    and the problems only reading the file could see: `__json_type` (the JSON type of a
+    JSONL line that is not an object: nothing else is checked on such a row) and
+    `__nul_reasons` (the columns holding a NUL character).
     """
     future_limit = f"timestamp '{(as_of_time + timedelta(days=1)).isoformat(sep=' ')}'"
     texts = []
     for col in entity.columns:
         if col.name in present:
-            texts.append(f"nullif(trim(cast({_ident(col.name)} as varchar)), '') as s_{col.name}")
+            texts.append(
+                f"nullif(trim(cast({sql_ident(col.name)} as varchar)), '') as s_{col.name}"
+            )
         else:
             texts.append(f"cast(null as varchar) as s_{col.name}")
     typed = [f"{_typed_sql(c, default_currency)} as t_{c.name}" for c in entity.columns]
@@ -246,6 +261,7 @@ def _build_checked_batch(
         for col in entity.columns
         for chk in _column_checks(col, future_limit, col.name in dating, col.name in ranged_by_rule)
     ]
+    checks.insert(0, ("nul_character", "__nul_reasons is not null", "__nul_reasons"))
     checks += [(r.code, r.violated_sql, r.message_sql) for r in entity.row_rules]
     if entity.is_fact:
         checks.append(
@@ -265,13 +281,16 @@ def _build_checked_batch(
         f"""
         create or replace temp table _checked as
         with texts as (
-            select __file, __row, __extra, {", ".join(texts)} from ({source_sql})
+            select __file, __row, __extra, __json_type, __nul_reasons, {", ".join(texts)}
+            from ({source_sql})
         ),
         typed as (select *, {", ".join(typed)} from texts),
         reasoned as (
             select *,
-                nullif(concat_ws(',', {codes}), '') as reason_codes,
-                nullif(concat_ws('; ', {reasons}), '') as reasons
+                case when __json_type is not null then 'not_an_object'
+                     else nullif(concat_ws(',', {codes}), '') end as reason_codes,
+                case when __json_type is not null then {_NOT_AN_OBJECT_SQL}
+                     else nullif(concat_ws('; ', {reasons}), '') end as reasons
             from typed
         )
         select *,
@@ -293,7 +312,9 @@ def _write_checked_batch(
 ) -> tuple[int, int, int]:
     """Insert `_checked` into raw and quarantine tables; return (loaded, quarantined, dups)."""
     typed = ", ".join(f"t_{c.name}" for c in entity.columns)
-    texts = ", ".join(f"s_{c.name}" for c in entity.columns)
+    # Quarantine keeps the text as it arrived, but no table anywhere can hold a NUL.
+    nul_shown = sql_string(NUL_SHOWN)
+    texts = ", ".join(f"replace(s_{c.name}, chr(0), {nul_shown})" for c in entity.columns)
     lineage = f"__extra, __file, __row, '{load_id}', timestamp '{loaded_at}'"
     con.execute(
         f"insert into {raw_table(entity)} select {typed}, {lineage} from _checked"
@@ -329,14 +350,6 @@ def _file_columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, st
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def _unreadable(landing_file: LandingFile, exc: duckdb.Error) -> LandingFileError:
-    return LandingFileError(
-        landing_file.rel_path,
-        f"the file cannot be read: {read_error_message(exc)}",
-        "Check that it is a complete, UTF-8 file of its type and drop it again.",
-    )
-
-
 def _stage_file(
     con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: LandingFile
 ) -> set[str]:
@@ -345,19 +358,25 @@ def _stage_file(
         raise LandingFileError(
             landing_file.rel_path, "the file is empty.", "Drop a file with a header and rows."
         )
-    with open_landing_file(landing_file) as relation:
+    with open_landing_file(con, landing_file) as relation:
         return _stage_relation(con, entity, landing_file, relation)
 
 
 def _stage_relation(
     con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: LandingFile, relation: str
 ) -> set[str]:
-    """`_stage_file` over the file's open relation (the reader's path lives as long as it)."""
-    try:
-        columns = _file_columns(con, relation)
-    except duckdb.Error as exc:
-        raise _unreadable(landing_file, exc) from exc
-    names = {name.strip().lower(): name for name in columns}
+    """`_stage_file` over the file's open relation (the reader's path lives as long as it).
+
+    Besides the file's columns as text and `__extra`, `_landing` gets the row problems
+    that only reading can see (see `_build_checked_batch`): a JSONL line's JSON type when
+    it is not an object (its `__extra` is then the line as read), and the columns that
+    hold a NUL character.
+    """
+    columns = _file_columns(con, relation)
+    jsonl = landing_suffix(landing_file.path) == ".jsonl"
+    if jsonl:
+        del columns[JSON_TYPE_COLUMN], columns[JSON_LINE_COLUMN]
+    names = column_keys(list(columns), landing_file.rel_path)
     missing = [c for c in entity.required_columns if c not in names]
     if missing:
         raise LandingFileError(
@@ -369,27 +388,49 @@ def _stage_relation(
         )
     selects = []
     for key, original in names.items():
-        value = _ident(original)
-        # JSON readers give mixed-type columns as JSON: take the scalar text, unquoted.
+        value = sql_ident(original)
+        # Parquet JSON columns: take the scalar text, unquoted.
         expr = f"{value} ->> '$'" if columns[original] == "JSON" else f"cast({value} as varchar)"
-        selects.append(f"{expr} as {_ident(key)}")
+        selects.append(f"{expr} as {sql_ident(key)}")
     extras = [k for k in names if k not in entity.column_names]
     extra_sql = (
-        "to_json(struct_pack(" + ", ".join(f"{_ident(k)} := {_ident(k)}" for k in extras) + "))"
+        "to_json(struct_pack("
+        + ", ".join(f"{sql_ident(k)} := {sql_ident(k)}" for k in extras)
+        + "))"
         if extras
         else "cast(null as varchar)"
     )
-    try:
-        con.execute(
-            f"""
-            create or replace temp table _landing as
-            with typed as (select {", ".join(selects)} from {relation})
-            select *, cast({extra_sql} as varchar) as __extra from typed
-            """
+    if jsonl:
+        json_type = f"nullif({JSON_TYPE_COLUMN}, 'OBJECT')"
+        extra_sql = f"case when __json_type is null then {extra_sql} else __json_line end"
+    else:
+        json_type = "cast(null as varchar)"
+    json_line = JSON_LINE_COLUMN if jsonl else "cast(null as varchar)"
+    nul_reasons = ", ".join(
+        f"case when strpos({sql_ident(key)}, chr(0)) > 0 then {sql_string(_nul_reason(key))} end"
+        for key in names
+    )
+    con.execute(
+        f"""
+        create or replace temp table _landing as
+        with typed as (
+            select {", ".join(selects)}, {json_type} as __json_type, {json_line} as __json_line
+            from {relation}
         )
-    except duckdb.Error as exc:
-        raise _unreadable(landing_file, exc) from exc
+        select * exclude (__json_line),
+            cast({extra_sql} as varchar) as __extra,
+            nullif(concat_ws('; ', {nul_reasons}), '') as __nul_reasons
+        from typed
+        """
+    )
     return {c for c in entity.column_names if c in names}
+
+
+def _nul_reason(column: str) -> str:
+    return (
+        f"{column}: contains a NUL character (\\x00, shown as {NUL_SHOWN} here), "
+        "which text columns cannot hold"
+    )
 
 
 def _last_loaded(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, tuple]:
@@ -504,7 +545,8 @@ def readmit_quarantined(
         """
     )
     source = f"""
-        select *, _source_row as __row, _extra as __extra, _source_file as __file
+        select *, _source_row as __row, _extra as __extra, _source_file as __file,
+            cast(null as varchar) as __json_type, cast(null as varchar) as __nul_reasons
         from {table} where {ONLY_RECHECKED_SQL}
     """
     _build_checked_batch(
