@@ -60,7 +60,7 @@ scored as (
         days.segment,
         days.scorecard,
         days.parent_account_id,
-        days.is_churned,
+        days.churned_date,
         per_day.available_weight,
         per_day.weighted_points,
         {%- for component in health_components() %}
@@ -122,7 +122,7 @@ final as (
         end as override_reason,
         subscription_signals.mrr,
         cast(usage_signals.days_since_last_activity as integer) as days_since_last_activity,
-        computed.is_churned
+        computed.churned_date
     from computed
     left join usage_signals
         on usage_signals.account_id = computed.account_id

@@ -1,4 +1,6 @@
-{#- One row per account: who it is and how it is doing on the latest scored day. -#}
+{#- One row per account: who it is and how it is doing on its latest scored day. A
+    churned account keeps the score of its last live day (the fact stops the day before
+    its churn day) and is_churned says it left; live figures leave it out. -#}
 with accounts as (
     select * from {{ ref('stg_raw__accounts') }}
 ),
@@ -19,6 +21,10 @@ latest as (
         and latest_day.as_of_date = fact.as_of_date
 ),
 
+latest_scored_day as (
+    select max(as_of_date) as as_of_date from fact
+),
+
 final as (
     select
         accounts.account_id,
@@ -31,7 +37,8 @@ final as (
         accounts.parent_account_id,
         accounts.created_date,
         accounts.churned_date,
-        coalesce(latest.is_churned, false) as is_churned,
+        {{ is_churned_on('accounts.churned_date', 'latest_scored_day.as_of_date') }}
+            as is_churned,
         latest.as_of_date as scored_at,
         latest.health_score,
         coalesce(latest.health_band, 'insufficient_data') as health_band,
@@ -51,6 +58,7 @@ final as (
         latest.mrr * 12 as arr,
         latest.config_version
     from accounts
+    cross join latest_scored_day
     left join latest
         on latest.account_id = accounts.account_id
 )

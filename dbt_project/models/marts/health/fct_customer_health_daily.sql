@@ -8,7 +8,8 @@
 }}
 
 {#-
-    The daily customer health score: one row per account per day (the output contract).
+    The daily customer health score: one row per live account per day (the output
+    contract, v2): an account's rows stop the day before it churns (int_account_days).
     Scores are computed in int_health_scores for the days in int_scoring_window and the
     30 days before them, which the deltas compare against; this model writes the window's
     days (delete+insert by as_of_date), so rebuilding any range gives the rows a full
@@ -77,7 +78,8 @@ final as (
         health_scores.override_reason,
         health_scores.mrr,
         health_scores.days_since_last_activity,
-        health_scores.is_churned,
+        {{ is_churned_on('health_scores.churned_date', 'health_scores.as_of_date') }}
+            as is_churned,
         scoring_config.config_version
     from health_scores
     cross join scoring_window

@@ -10,7 +10,8 @@
 {#- A rollup score per parent account per day over the parent and its direct children
     (`parent_account_id`), by the `rollup_method` in seeds/scoring_settings.csv:
     `mrr_weighted_mean` (the plain mean when the members have no MRR), `min`, or `mean`.
-    Members without a score are left out; churned members too. -#}
+    Members without a score are left out; churned members have no row (the fact holds
+    live account-days only). -#}
 with fact as (
     select * from {{ ref('fct_customer_health_daily') }}
 ),
@@ -44,7 +45,6 @@ members as (
         on parents.parent_account_id = fact.account_id
         or parents.parent_account_id = fact.parent_account_id
     where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
-        and not fact.is_churned
 ),
 
 rollup as (

@@ -8,7 +8,7 @@
 }}
 
 {#- Band distribution per scorecard (segment) per day: accounts, their share, MRR/ARR and
-    mean score per band. Churned accounts are left out. -#}
+    mean score per band, over the live accounts (the fact has no churned day). -#}
 with fact as (
     select * from {{ ref('fct_customer_health_daily') }}
 ),
@@ -27,8 +27,7 @@ per_band as (
         coalesce(sum(fact.mrr), 0) as mrr
     from fact
     cross join scoring_window
-    where not fact.is_churned
-        and fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
+    where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
     group by fact.as_of_date, fact.scorecard, fact.health_band
 ),
 

@@ -1,6 +1,8 @@
-{#- What the reverse-ETL syncs send: one row per scored account with its current health,
-    why, and how it moves. A stable contract: destinations map these columns to their own
-    field names (sync.yml), so renaming a column here is a breaking change. -#}
+{#- What the reverse-ETL syncs send: one row per live, scored account with its current
+    health, why, and how it moves. A churned account leaves this set, so the next sync
+    deletes or tombstones it in each destination (sync.yml `on_delete`). A stable
+    contract: destinations map these columns to their own field names (sync.yml), so
+    renaming a column here is a breaking change. -#}
 select
     account_id,
     account_name,
@@ -21,3 +23,4 @@ select
     scored_at
 from {{ ref('dim_accounts') }}
 where scored_at is not null
+    and not is_churned
