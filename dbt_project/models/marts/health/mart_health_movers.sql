@@ -1,6 +1,8 @@
 {#- The largest drops and rises in health over 7 and 30 days to the latest scored day,
     with the two components that moved the score most in that direction
-    (fct_health_score_drivers.change_<N>d). Top `health_movers_per_list` per list. -#}
+    (fct_health_score_drivers.change_<N>d); a component that stayed put or moved the
+    other way is no driver. Top `health_movers_per_list` per list. The fact holds live
+    accounts only, so a churned account is no mover. -#}
 with fact as (
     select * from {{ ref('fct_customer_health_daily') }}
 ),
@@ -52,25 +54,29 @@ driver_changes as (
     select
         ranked.account_id,
         ranked.window_days,
+        ranked.direction,
         drivers.component,
         case ranked.window_days when 7 then drivers.change_7d else drivers.change_30d end
-            as component_change,
-        row_number() over (
-            partition by ranked.account_id, ranked.window_days
-            order by
-                case when ranked.direction = 'drop'
-                    then case ranked.window_days when 7 then drivers.change_7d
-                        else drivers.change_30d end
-                    else -case ranked.window_days when 7 then drivers.change_7d
-                        else drivers.change_30d end
-                end,
-                drivers.component
-        ) as driver_rank
+            as component_change
     from ranked
     inner join drivers
         on drivers.account_id = ranked.account_id
         and drivers.as_of_date = ranked.as_of_date
     where ranked.mover_rank <= {{ var('health_movers_per_list') }}
+),
+
+-- a driver moved the way the score moved: down for a drop, up for a rise
+directed_drivers as (
+    select
+        driver_changes.*,
+        row_number() over (
+            partition by account_id, window_days
+            order by
+                case when direction = 'drop' then component_change else -component_change end,
+                component
+        ) as driver_rank
+    from driver_changes
+    where case when direction = 'drop' then -component_change else component_change end > 0
 ),
 
 final as (
@@ -92,11 +98,11 @@ final as (
     from ranked
     inner join accounts
         on accounts.account_id = ranked.account_id
-    left join driver_changes as first_driver
+    left join directed_drivers as first_driver
         on first_driver.account_id = ranked.account_id
         and first_driver.window_days = ranked.window_days
         and first_driver.driver_rank = 1
-    left join driver_changes as second_driver
+    left join directed_drivers as second_driver
         on second_driver.account_id = ranked.account_id
         and second_driver.window_days = ranked.window_days
         and second_driver.driver_rank = 2
