@@ -2,6 +2,10 @@
     Invoice (or order) measures per scored account-day, over the trailing
     `billing_window_days`. Draft and void invoices are not orders. Counts are 0 once the
     invoice feed has data, null before; averages and shares are null without invoices.
+    `invoiced_revenue_12m` is not a measure but the revenue of accounts without a
+    subscription (fct_customer_health_daily.annual_revenue): invoices issued in the 365
+    days to the day, uncollectible ones left out, whatever billing_window_days is; null
+    until the account's first order (not measured, rather than 0).
 -#}
 with days as (
     select * from {{ ref('int_scoring_days') }}
@@ -44,7 +48,10 @@ issued as (
         sum(case when orders.issued_date > windows.window_start_date
                 and orders.due_date < windows.as_of_date
                 and (orders.paid_date is null or orders.paid_date > windows.as_of_date)
-            then 1 else 0 end) as overdue_invoices
+            then 1 else 0 end) as overdue_invoices,
+        sum(case when orders.issued_date > {{ add_days('windows.as_of_date', -365) }}
+                and orders.status <> 'uncollectible'
+            then orders.amount end) as invoiced_revenue_12m
     from windows
     inner join orders
         on orders.account_id = windows.account_id
@@ -79,7 +86,11 @@ final as (
         issued.avg_order_value,
         case when feed.feed_start_date <= windows.as_of_date
             then coalesce(issued.overdue_invoices, 0) end as overdue_invoices,
-        paid.late_payment_share
+        paid.late_payment_share,
+        -- measured once the account has an order: 0 then means "bought nothing lately"
+        case when issued.last_order_date is not null
+            then {{ round2('coalesce(issued.invoiced_revenue_12m, 0)') }} end
+            as invoiced_revenue_12m
     from windows
     cross join feed
     left join issued

@@ -30,6 +30,10 @@ subscription_signals as (
     select * from {{ ref('int_subscription_signals_daily') }}
 ),
 
+billing_signals as (
+    select * from {{ ref('int_billing_signals_daily') }}
+),
+
 per_day as (
     select
         account_id,
@@ -121,6 +125,7 @@ final as (
             else computed.component_override_reasons
         end as override_reason,
         subscription_signals.mrr,
+        billing_signals.invoiced_revenue_12m,
         cast(usage_signals.days_since_last_activity as integer) as days_since_last_activity,
         computed.churned_date
     from computed
@@ -130,6 +135,9 @@ final as (
     left join subscription_signals
         on subscription_signals.account_id = computed.account_id
         and subscription_signals.as_of_date = computed.as_of_date
+    left join billing_signals
+        on billing_signals.account_id = computed.account_id
+        and billing_signals.as_of_date = computed.as_of_date
 )
 
 select

@@ -2,16 +2,25 @@
 no CDN; it opens offline and in any mail client's browser) written from the published
 serving file after each successful run.
 
-Sections: portfolio health and band distribution by segment, band trend over time, ARR
-at risk, top movers with their drivers, accounts with insufficient data, and the
+Sections: portfolio health and band distribution by segment, band trend over time,
+revenue at risk, top movers with their drivers, accounts with insufficient data, and the
 data-quality status of the run that published.
+
+Every figure is read from a published relation that owns it (dbt owns the rules): live
+accounts and bands from `bi_current_health_by_segment`, revenue at risk from
+`bi_arr_at_risk` (each measure apart, and no money where nothing measures it), movers
+from `mart_health_movers`. The report only chooses what is worth showing: drops before
+rises, moves of at least HEALTH_REPORT_MIN_MOVE points, HEALTH_REPORT_MOVERS_PER_LIST
+rows a list, drivers that moved, and text cut to a readable length (the data keep it
+whole).
 """
 
 from __future__ import annotations
 
 import html
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,12 +31,67 @@ TREND_DAYS = 90
 BAND_COLORS = {"green": "#2e9e5b", "yellow": "#e0b400", "red": "#d6453d"}
 OTHER_COLORS = ("#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#9c755f", "#bab0ac")
 NO_DATA_COLOR = "#9aa0a6"
-MOVER_HEADERS = [
-    "days", "direction", "rank", "account", "score", "band", "change",
-    "main driver", "its change", "second driver", "its change",
-]  # fmt: skip
+TEXT_LIMIT = 60
+"""Characters of a text value shown in a table cell (account names can be huge)."""
+LABEL_LIMIT = 20
+"""Characters of a label shown in a chart."""
+MOVER_WINDOWS = (7, 30)
+MOVER_HEADERS = ["rank", "account", "score", "band", "change", "drivers"]
 INSUFFICIENT_HEADERS = ["account", "name", "segment", "coverage", "stale components"]
 CHECK_HEADERS = ["stage", "check", "target", "severity", "status", "observed"]
+REVENUE_MEASURES = {
+    # revenue_measure of bi_arr_at_risk: (KPI label, chart title, line colour)
+    "subscription_arr": (
+        "ARR at risk (subscriptions)",
+        "ARR at risk over time (subscriptions, 12 x MRR)",
+        "#d6453d",
+    ),
+    "invoiced_revenue_12m": (
+        "Invoiced revenue at risk (last 12 months)",
+        "Invoiced revenue at risk over time (accounts without a subscription, last 12 months)",
+        "#f28e2b",
+    ),
+}
+NOT_MEASURED = "not_measured"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What the report leaves out of the movers (the mart keeps the full lists)."""
+
+    min_move: float = 5.0
+    """HEALTH_REPORT_MIN_MOVE: smallest change of the score, in points, shown as a mover."""
+    movers_per_list: int = 10
+    """HEALTH_REPORT_MOVERS_PER_LIST: rows of each movers list (7/30 days x drops/rises)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ReportOptions:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        min_move = _setting(env, "HEALTH_REPORT_MIN_MOVE", defaults.min_move, float, "points")
+        per_list = _setting(
+            env, "HEALTH_REPORT_MOVERS_PER_LIST", defaults.movers_per_list, int, "rows"
+        )
+        return cls(min_move=min_move, movers_per_list=per_list)
+
+
+def _setting(env: Mapping[str, str], name: str, default: float, kind: type, unit: str):
+    """A number >= 0 from the environment (`kind` int or float), or `default` when unset;
+    anything else stops the report naming the variable and the fix."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        noun = "whole number" if kind is int else "number"
+        raise ValueError(
+            f"{name}={raw!r}: expected a {noun} of {unit} >= 0 (default {default:g});"
+            f" fix it in the environment or .env, e.g. {name}={default:g}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -46,38 +110,69 @@ def _color(band: str, bands: Sequence[str]) -> str:
     return OTHER_COLORS[bands.index(band) % len(OTHER_COLORS)] if band in bands else "#666"
 
 
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value))
+def _short(value: object, limit: int | None = TEXT_LIMIT) -> str:
+    """The text of a value, cut to `limit` characters with an ellipsis (None: whole)."""
+    text = "" if value is None else str(value)
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def _e(value: object, limit: int | None = TEXT_LIMIT) -> str:
+    """A value as safe, short HTML text (cut first, so no entity is cut in half)."""
+    return html.escape(_short(value, limit))
 
 
 def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _accounts(n: int) -> str:
+    return f"{n} account" if n == 1 else f"{n} accounts"
+
+
 def stacked_bars(title: str, rows: list[tuple[str, dict[str, float]]], bands: list[str]) -> str:
-    """Horizontal 100 % bars, one per row label, split by band."""
+    """Horizontal 100 % bars, one per row label, split by band. Each segment prints its
+    count and share; one too narrow for it has them in a line under its bar."""
     width, bar, gap, label = 640, 22, 10, 140
-    height = len(rows) * (bar + gap) + 40
-    parts = [_svg_open(title, width, height)]
-    for i, (name, values) in enumerate(rows):
-        y = i * (bar + gap)
+    inner = width - label - 10
+    parts: list[str] = []
+    y = 0
+    for name, values in rows:
         total = sum(values.values()) or 1
-        parts.append(f'<text x="0" y="{y + 16}" class="axis">{_e(name)}</text>')
+        parts.append(f'<text x="0" y="{y + 16}" class="axis">{_e(name, LABEL_LIMIT)}</text>')
         x = float(label)
+        beneath: list[str] = []
         for band in bands:
-            share = values.get(band, 0) / total
+            count = values.get(band, 0)
+            share = count / total
             if share <= 0:
                 continue
-            w = share * (width - label - 10)
+            w = share * inner
+            value = f"{count:g} ({share:.0%})"
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}"'
                 f' fill="{_color(band, bands)}"><title>{_e(name)} · {_e(band)}: '
-                f"{values.get(band, 0):g} ({share:.0%})</title></rect>"
+                f"{value}</title></rect>"
             )
+            if len(value) * 6.5 + 6 <= w:
+                parts.append(
+                    f'<text x="{x + w / 2:.1f}" y="{y + 15}" text-anchor="middle"'
+                    f' class="bar-value">{value}</text>'
+                )
+            else:
+                beneath.append(f"{_e(band, LABEL_LIMIT)} {value}")
             x += w
-    parts.append(_legend(bands, len(rows) * (bar + gap) + 10))
+        y += bar
+        if beneath:
+            parts.append(
+                f'<text x="{label}" y="{y + 12}" class="axis">{" · ".join(beneath)}</text>'
+            )
+            y += 16
+        y += gap
+    parts.append(_legend(bands, y))
     parts.append("</svg>")
-    return "".join(parts)
+    return _svg_open(title, width, y + 30) + "".join(parts)
 
 
 def line_chart(
@@ -119,7 +214,7 @@ def line_chart(
 
 def _svg_open(title: str, width: int, height: int) -> str:
     return (
-        f'<svg class="chart" role="img" aria-label="{_e(title)}"'
+        f'<svg class="chart" role="img" aria-label="{_e(title, None)}"'
         f' viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
     )
 
@@ -131,15 +226,15 @@ def _legend(names: list[str], y: int, colors: dict[str, str] | None = None) -> s
         x = i * 130
         items.append(
             f'<rect x="{x}" y="{y}" width="12" height="12" fill="{color}"/>'
-            f'<text x="{x + 16}" y="{y + 11}" class="axis">{_e(name)}</text>'
+            f'<text x="{x + 16}" y="{y + 11}" class="axis">{_e(name, LABEL_LIMIT)}</text>'
         )
     return "".join(items)
 
 
 def _table(headers: list[str], rows: list[Sequence[object]], empty: str) -> str:
     if not rows:
-        return f'<p class="empty">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+        return f'<p class="empty">{_e(empty, None)}</p>'
+    head = "".join(f"<th>{_e(h, None)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -147,22 +242,27 @@ def _table(headers: list[str], rows: list[Sequence[object]], empty: str) -> str:
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 960px; color: #202124; }
 h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
 .kpis { display: flex; gap: 1rem; flex-wrap: wrap; }
 .kpi { border: 1px solid #ddd; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }
 .kpi b { display: block; font-size: 1.4rem; }
 table { border-collapse: collapse; width: 100%; margin: .5rem 0; }
-th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #eee; }
+th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #eee;
+  overflow-wrap: anywhere; }
 .axis { font-size: 11px; fill: #555; } .grid { stroke: #ccc; }
+.bar-value { font-size: 11px; font-weight: 600; fill: #111; }
 .status-pass { color: #2e9e5b; } .status-fail, .status-error { color: #d6453d; }
 .empty { color: #777; font-style: italic; }
 """
 
 
-def build_report(serving: Path, reports_dir: Path) -> Report:
-    """Write `reports_dir/health_report.html` from the serving file (replaced atomically)."""
+def build_report(serving: Path, reports_dir: Path, options: ReportOptions | None = None) -> Report:
+    """Write `reports_dir/health_report.html` from the serving file (replaced atomically).
+    `options` default to the HEALTH_REPORT_* settings."""
+    options = options or ReportOptions.from_env()
     con = duckdb.connect(str(serving), read_only=True)
     try:
-        page, as_of, run_id, charts = _render(con)
+        page, as_of, run_id, charts = _render(con, options)
     finally:
         con.close()
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +273,106 @@ def build_report(serving: Path, reports_dir: Path) -> Report:
     return Report(path=path, as_of_date=as_of, run_id=run_id, charts=charts)
 
 
-def _render(con: duckdb.DuckDBPyConnection) -> tuple[str, str, str, int]:
+def _driver(name: str | None, change: float | None) -> str | None:
+    """`billing -6.2`, or None for a driver that did not move (as shown, to 0.1)."""
+    if name is None or change is None or round(abs(change), 1) == 0:
+        return None
+    return f"{name} {change:+.1f}"
+
+
+def _movers(con: duckdb.DuckDBPyConnection, as_of: date, options: ReportOptions) -> str:
+    """Per window, the drops then the rises of at least `min_move` points, at most
+    `movers_per_list` each (largest first); each mover with the drivers that moved."""
+    rows = con.execute(
+        "select window_days, direction, mover_rank, account_name, health_score, health_band,"
+        " score_change, main_driver, main_driver_change, second_driver, second_driver_change"
+        " from mart_health_movers where as_of_date = ? and abs(score_change) >= ?"
+        " order by window_days, mover_rank",
+        [as_of, options.min_move],
+    ).fetchall()
+    lists: dict[tuple[int, str], list[list[object]]] = {}
+    for window, direction, rank, name, score, band, change, *drivers in rows:
+        shown = lists.setdefault((window, direction), [])
+        if len(shown) >= options.movers_per_list:
+            continue
+        moved = [_driver(*drivers[:2]), _driver(*drivers[2:])]
+        shown.append([
+            rank,
+            name,
+            "-" if score is None else f"{score:.1f}",
+            band,
+            f"{change:+.1f}",
+            ", ".join(d for d in moved if d),
+        ])  # fmt: skip
+    parts = []
+    for window in MOVER_WINDOWS:
+        for direction, heading in (("drop", "Drops"), ("rise", "Rises")):
+            parts.append(f"<h3>{heading} over {window} days</h3>")
+            parts.append(
+                _table(
+                    MOVER_HEADERS,
+                    lists.get((window, direction), []),
+                    f"No {direction} of {options.min_move:g} points or more over {window} days.",
+                )
+            )
+    return "".join(parts)
+
+
+def _revenue(
+    con: duckdb.DuckDBPyConnection, as_of: date, worst: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str]:
+    """Revenue at risk by measure: the KPI tiles, (measure, chart) for each measure that
+    has accounts, and the sentence that says what is shown. No money where nothing
+    measures it."""
+    today = {
+        measure: (int(live), int(at_risk), revenue, revenue_at_risk)
+        for measure, live, at_risk, revenue, revenue_at_risk in con.execute(
+            "select revenue_measure, sum(live_accounts), sum(accounts_at_risk),"
+            " sum(annual_revenue), sum(annual_revenue_at_risk)"
+            " from bi_arr_at_risk where as_of_date = ? group by 1",
+            [as_of],
+        ).fetchall()
+    }
+    history = con.execute(
+        "select revenue_measure, as_of_date, sum(annual_revenue_at_risk) from bi_arr_at_risk"
+        " where as_of_date > ? - interval (?) day and revenue_measure <> ?"
+        " group by 1, 2 order by 1, 2",
+        [as_of, TREND_DAYS, NOT_MEASURED],
+    ).fetchall()
+    kpis, charts, shown = [], [], []
+    for measure, (label, title, color) in REVENUE_MEASURES.items():
+        if measure not in today:
+            continue
+        _, at_risk, revenue, revenue_at_risk = today[measure]
+        kpis.append((label, f"{_money(revenue_at_risk)} of {_money(revenue)}"))
+        points = [(day, float(v or 0)) for m, day, v in history if m == measure]
+        chart = line_chart(
+            title, [d for d, _ in points], {"at risk": [v for _, v in points]}, {"at risk": color}
+        )
+        charts.append((measure, chart))
+        shown.append(f"{label.split(' at risk')[0]}: {_accounts(at_risk)} at risk")
+    unmeasured = today.get(NOT_MEASURED, (0, 0, None, None))[1]
+    if unmeasured:
+        kpis.append(("At risk, revenue not measured", _accounts(unmeasured)))
+    if shown:
+        text = (
+            f"Annual revenue of the live accounts in the worst band (<b>{_e(worst)}</b>),"
+            " by how it is measured: ARR from subscriptions (12 x MRR) or, for accounts"
+            " without a subscription, the invoices of the last 12 months. "
+            + "; ".join(_e(x, None) for x in shown)
+            + "."
+        )
+    else:
+        text = "No revenue is measured for the live accounts (no subscriptions, no invoices)."
+    if unmeasured:
+        text += (
+            f" {_accounts(unmeasured)} in the worst band with neither a subscription nor an"
+            " invoice: counted, not priced."
+        )
+    return kpis, charts, f"<p>{text}</p>"
+
+
+def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str, str, str, int]:
     (as_of,) = con.execute("select max(as_of_date) from fct_customer_health_daily").fetchone()
     run_id, published_at = con.execute("select run_id, published_at from publish_log").fetchone()
     # the configured bands, best first (their score ranges order them)
@@ -185,25 +384,25 @@ def _render(con: duckdb.DuckDBPyConnection) -> tuple[str, str, str, int]:
         ).fetchall()
     ]
     bands_all = [*bands, "insufficient_data"]
-    live, mean = con.execute(
-        "select count(*), avg(health_score) from fct_customer_health_daily"
-        " where as_of_date = ? and not is_churned",
-        [as_of],
-    ).fetchone()
-    at_risk_now = con.execute(
-        "select sum(arr_at_risk), sum(arr) from bi_arr_at_risk where as_of_date = ?", [as_of]
-    ).fetchone()
 
+    # the live accounts on their latest day: the same relation the run summary counts
     by_segment: dict[str, dict[str, float]] = {}
-    for segment, band, accounts in con.execute(
-        "select segment, health_band, accounts from bi_current_health_by_segment order by 1, 2"
+    live, scored, points = 0, 0, 0.0
+    for segment, band, accounts, mean in con.execute(
+        "select segment, health_band, accounts, avg_health_score"
+        " from bi_current_health_by_segment order by 1, 2"
     ).fetchall():
         by_segment.setdefault(segment, {})[band] = accounts
-    portfolio = {}
-    for _, values in by_segment.items():
+        live += accounts
+        if mean is not None:
+            scored += accounts
+            points += mean * accounts
+    portfolio: dict[str, float] = {}
+    for values in by_segment.values():
         for band, n in values.items():
             portfolio[band] = portfolio.get(band, 0) + n
 
+    # rows written before output contract v2 may still hold churned days: left out
     trend = con.execute(
         "select as_of_date, health_band, count(*) from fct_customer_health_daily"
         " where not is_churned and as_of_date > ? - interval (?) day group by 1, 2 order by 1",
@@ -214,21 +413,8 @@ def _render(con: duckdb.DuckDBPyConnection) -> tuple[str, str, str, int]:
     band_series = {b: [float(counts.get((d, b), 0)) for d in days] for b in bands_all}
     band_series = {b: v for b, v in band_series.items() if any(v)}
 
-    arr = con.execute(
-        "select as_of_date, sum(arr_at_risk), sum(arr) from bi_arr_at_risk"
-        " where as_of_date > ? - interval (?) day group by 1 order by 1",
-        [as_of, TREND_DAYS],
-    ).fetchall()
-    arr_days = [d for d, _, _ in arr]
-    arr_series = {"ARR at risk": [float(r or 0) for _, r, _ in arr]}
-
-    movers = con.execute(
-        "select window_days, direction, mover_rank, account_name, health_score, health_band,"
-        " score_change, main_driver, main_driver_change, second_driver, second_driver_change"
-        " from mart_health_movers where as_of_date = ? order by window_days, direction desc,"
-        " mover_rank",
-        [as_of],
-    ).fetchall()
+    revenue_kpis, revenue_charts, revenue_text = _revenue(con, as_of, bands[-1] if bands else "")
+    movers = _movers(con, as_of, options)
     insufficient = con.execute(
         "select account_id, account_name, segment, score_coverage, stale_components"
         " from dim_accounts where health_band = 'insufficient_data' and not is_churned"
@@ -257,32 +443,34 @@ def _render(con: duckdb.DuckDBPyConnection) -> tuple[str, str, str, int]:
             band_series,
             {b: _color(b, bands_all) for b in band_series},
         ),
-        line_chart("ARR at risk over time", arr_days, arr_series, {"ARR at risk": "#d6453d"}),
+        *(chart for _, chart in revenue_charts),
     ]
-    status = ", ".join(f'<span class="status-{s}">{n} {s}</span>' for s, n in checks)
-    kpis = [
+    status = ", ".join(f'<span class="status-{_e(s)}">{n} {_e(s)}</span>' for s, n in checks)
+    tiles = "".join(f'<div class="kpi">{_e(k, None)}<b>{_e(v)}</b></div>' for k, v in [
         ("Day scored", as_of),
         ("Live accounts", live),
-        ("Average health", f"{mean:.1f}" if mean is not None else "-"),
-        ("ARR at risk", _money(at_risk_now[0])),
-        ("of ARR", _money(at_risk_now[1])),
-    ]
+        ("Average health", f"{points / scored:.1f}" if scored else "-"),
+        *revenue_kpis,
+    ])  # fmt: skip
     body = f"""
 <h1>Customer health report</h1>
 <p>Scores as of <b>{_e(as_of)}</b>, published {_e(published_at)}
 by run <code>{_e(run_id)}</code>.</p>
-<div class="kpis">{"".join(f'<div class="kpi">{_e(k)}<b>{_e(v)}</b></div>' for k, v in kpis)}</div>
+<div class="kpis">{tiles}</div>
 <h2>Portfolio health</h2>
 {charts[0]}
 <h2>Band distribution by segment</h2>
 {charts[1]}
 <h2>Band trend (last {TREND_DAYS} days)</h2>
 {charts[2]}
-<h2>ARR at risk</h2>
-<p>ARR of live accounts in the worst band (<b>{_e(bands[-1] if bands else "")}</b>).</p>
-{charts[3]}
+<h2>Revenue at risk</h2>
+{revenue_text}
+{"".join(f"<h3>{_e(REVENUE_MEASURES[m][1], None)}</h3>{c}" for m, c in revenue_charts)}
 <h2>Top movers</h2>
-{_table(MOVER_HEADERS, movers, "No movers on this day.")}
+<p>Changes of at least {options.min_move:g} points, the largest {options.movers_per_list} of
+each list; drivers are the components that moved the score that way
+(<code>mart_health_movers</code> has the full lists).</p>
+{movers}
 <h2>Accounts with insufficient data</h2>
 {_table(INSUFFICIENT_HEADERS, insufficient, "Every live account has enough data.")}
 <h2>Data quality of this run</h2>

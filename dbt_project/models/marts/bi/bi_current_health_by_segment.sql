@@ -1,6 +1,7 @@
 {{ config(materialized='view') }}
 {#- Current health by segment: live accounts per segment and band on their latest scored
-    day, with their share of the segment, mean score and ARR. -#}
+    day, with their share of the segment, mean score and ARR (null when none of them has
+    a subscription: not measured, not 0). The report's live figures and band bars. -#}
 with accounts as (
     select * from {{ ref('dim_accounts') }}
     where not is_churned and scored_at is not null
@@ -12,7 +13,7 @@ per_band as (
         health_band,
         count(*) as accounts,
         avg(health_score) as avg_health_score,
-        sum(coalesce(arr, 0)) as arr
+        sum(arr) as arr
     from accounts
     group by 1, 2
 )

@@ -80,7 +80,16 @@ final as (
         health_scores.days_since_last_activity,
         {{ is_churned_on('health_scores.churned_date', 'health_scores.as_of_date') }}
             as is_churned,
-        scoring_config.config_version
+        scoring_config.config_version,
+        -- contract v2: what the account is worth a year, and in which measure
+        case
+            when health_scores.mrr is not null then 'subscription_arr'
+            when health_scores.invoiced_revenue_12m is not null then 'invoiced_revenue_12m'
+        end as revenue_measure,
+        case
+            when health_scores.mrr is not null then {{ round2('health_scores.mrr * 12') }}
+            else health_scores.invoiced_revenue_12m
+        end as annual_revenue
     from health_scores
     cross join scoring_window
     cross join scoring_config

@@ -8,7 +8,8 @@
 }}
 
 {#- Band distribution per scorecard (segment) per day: accounts, their share, MRR/ARR and
-    mean score per band, over the live accounts (the fact has no churned day). -#}
+    mean score per band, over the live accounts (the fact has no churned day). MRR is null
+    for a band whose accounts have no subscription (not measured, not 0). -#}
 with fact as (
     select * from {{ ref('fct_customer_health_daily') }}
 ),
@@ -24,7 +25,7 @@ per_band as (
         fact.health_band,
         count(*) as accounts,
         avg(fact.health_score) as avg_health_score,
-        coalesce(sum(fact.mrr), 0) as mrr
+        sum(fact.mrr) as mrr
     from fact
     cross join scoring_window
     where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
