@@ -67,7 +67,14 @@ def _rows(warehouse: Path, postgres: PostgresSettings, table: str) -> tuple[list
     return on_duckdb, on_postgres
 
 
-@pytest.mark.parametrize("table", MART_MODELS)
+SERVING_MODELS = (
+    "bi_current_health_by_segment", "bi_arr_at_risk", "bi_account_trend", "bi_band_migrations",
+    "sync_account_health",
+)  # fmt: skip
+"""The BI views and the sync model: published and synced from the same marts."""
+
+
+@pytest.mark.parametrize("table", [*MART_MODELS, *SERVING_MODELS])
 def test_postgres_scores_exactly_like_duckdb(both_targets, table: str) -> None:
     on_duckdb, on_postgres = _rows(*both_targets, table)
     assert len(on_duckdb) > 0
