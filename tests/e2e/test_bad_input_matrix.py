@@ -153,14 +153,14 @@ ROW_DEFECTS = {
         "subscriptions/bad-rows.csv",
         1,
         "out_of_range",
-        "mrr: '-120' is below 0",
+        "mrr: '-120' is below 0 (allowed 0 to 1000000000)",
     ),
     "nps_11": RowDefect(
         "survey_responses",
         "survey_responses/bad-rows.csv",
         1,
         "out_of_range",
-        "score: 11.0 is outside the range of a nps answer",
+        "score: 11.0 is outside the range of a nps answer (allowed 0 to 10)",
     ),
 }
 
