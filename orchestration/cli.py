@@ -328,17 +328,19 @@ def report_failures(result: object) -> None:
 
 
 def print_summary(settings: Settings) -> None:
-    """What the run produced: the figures a person checks first."""
+    """What the run produced: the figures a person checks first. Live accounts and their
+    bands come from `bi_current_health_by_segment`, the relation the report reads, so the
+    two always agree (churned accounts are not live: README, "churn")."""
     con = duckdb.connect(str(settings.serving_path), read_only=True)
-    accounts, days, rows, first_day, last_day = con.execute(
+    scored, days, rows, first_day, last_day = con.execute(
         "select count(distinct account_id), count(distinct as_of_date), count(*),"
         " min(as_of_date), max(as_of_date) from fct_customer_health_daily"
     ).fetchone()
     bands = con.execute(
-        "select health_band, count(*) from fct_customer_health_daily"
-        " where as_of_date = (select max(as_of_date) from fct_customer_health_daily)"
+        "select health_band, sum(accounts) from bi_current_health_by_segment"
         " group by health_band order by health_band"
     ).fetchall()
+    churned = con.execute("select count(*) from dim_accounts where is_churned").fetchone()[0]
     con.close()
     wh = duckdb.connect(str(settings.warehouse_path), read_only=True)
     held = raw_layer_counts(wh)
@@ -348,12 +350,13 @@ def print_summary(settings: Settings) -> None:
     duplicates = sum(d for _, _, d in held.values())
     print()
     print("Customer health run summary")
-    print(f"  accounts scored      {accounts}")
+    print(f"  live accounts        {sum(n for _, n in bands)} (on their latest scored day)")
+    print(f"  accounts ever scored {scored}; churned {churned} (last score in dim_accounts)")
     print(f"  days scored          {days} ({first_day} .. {last_day})")
     print(f"  fact rows            {rows}")
     print(f"  raw rows loaded      {loaded}")
     print(f"  rows quarantined     {quarantined} (+{duplicates} duplicates) in raw.*__quarantine")
-    print(f"  accounts per band on {last_day}:")
+    print("  live accounts per band:")
     for band, count in bands:
         print(f"    {band:<18} {count}")
     print(f"  serving file         {settings.serving_path}")

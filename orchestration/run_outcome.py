@@ -65,7 +65,7 @@ class OutputResult:
     detail: str = ""
 
     def line(self) -> str:
-        return f"  {self.name:<22} {self.status:<10} {self.detail}".rstrip()
+        return f"  {self.name:<24} {self.status:<10} {self.detail}".rstrip()
 
 
 @dataclass(frozen=True)
