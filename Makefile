@@ -38,7 +38,7 @@ run: $(STAMP) ## Run the whole pipeline (sample data if the landing folder is em
 		--sample-seed $(SEED) --sample-bad-rate $(BAD_RATE)
 
 test: $(STAMP) ## Run the test suite (real DuckDB files, dbt and Dagster runs); TEST_WORKERS=2
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 browser: ## Debian's chromium for the report test (apt-get; CI runs this before make test)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
