@@ -18,7 +18,7 @@ END ?=
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test browser dev generate bench lint lock clean
+.PHONY: help venv run test browser dev generate bench lint lock clean reliability
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ generate: $(STAMP) ## (Re)generate sample data: ACCOUNTS=300 DAYS=120 SEED=42 BA
 
 bench: $(STAMP) ## Benchmarks (timings are measured here, never asserted in tests)
 	@$(PY) bench/import_time.py
+
+reliability: $(STAMP) ## Crash, hostile-input, secrets, full-disk and failing-output scenarios; writes docs/reliability.md
+	@$(PY) -m orchestration.reliability
 
 lint: $(STAMP) ## ruff check and format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
