@@ -235,20 +235,11 @@ def alert_failure(instance: object, result: object, settings: Settings) -> None:
     from orchestration.defs.operations.failure_sensor import alert_once, failure_record
 
     run = instance.get_run_by_id(result.run_id)  # type: ignore[attr-defined]
-    events = [
-        e
-        for e in result.all_events  # type: ignore[attr-defined]
-        if e.event_type == DagsterEventType.STEP_FAILURE
-    ]
-    failure = next(
-        (
-            e
-            for e in result.all_events  # type: ignore[attr-defined]
-            if e.event_type == DagsterEventType.RUN_FAILURE
-        ),
-        None,
+    events = result.get_step_failure_events()  # type: ignore[attr-defined]
+    failures = result.filter_events(  # type: ignore[attr-defined]
+        lambda e: e.event_type == DagsterEventType.RUN_FAILURE
     )
-    message = failure.message if failure is not None else ""
+    message = failures[0].message if failures else ""
     said = alert_once(failure_record(run, events, message or ""), settings.data_dir)
     if said:
         stage(said)
