@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.defs.config.assets import scoring_config
 from orchestration.defs.dbt.assets import health_dbt_models
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.dbt.project import dbt_resource
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.jobs import health_pipeline, ingest_job
 from orchestration.defs.operations.failure_sensor import run_failures
@@ -41,7 +40,7 @@ defs = dg.Definitions(
     sensors=[landing_sensor, run_failures],
     resources={
         "warehouse": WarehouseResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": dbt_resource(),
     },
     # One writer at a time: the warehouse is a single DuckDB file.
     executor=dg.in_process_executor,

@@ -615,10 +615,8 @@ def test_dbt_asset_stops_before_dbt_on_a_broken_configuration(
     config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dbt_manifest: Path
 ) -> None:
     """Materializing only dbt (as from the UI) is stopped too, before dbt runs."""
-    from dagster_dbt import DbtCliResource
-
     from orchestration.defs.dbt.assets import health_dbt_models
-    from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_project
+    from orchestration.defs.dbt.project import dbt_resource
     from orchestration.defs.warehouse import WarehouseResource
 
     line = replace_row(config / sc.WEIGHTS, "b2b_saas,support,", "b2b_saas,support,-0.2")
@@ -628,7 +626,7 @@ def test_dbt_asset_stops_before_dbt_on_a_broken_configuration(
         [health_dbt_models],
         tags=ON_PARTITION,
         resources={
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+            "dbt": dbt_resource(),
             "warehouse": WarehouseResource(data_dir=str(data_dir)),
         },
         raise_on_error=False,

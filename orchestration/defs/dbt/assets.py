@@ -20,7 +20,7 @@ from dagster_dbt import (
 )
 
 from orchestration.defs.config.assets import checked_config
-from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.dbt.project import dbt_project, invocation_target, keep_parse_state
 from orchestration.defs.quality.dbt_results import dbt_test_records, missing_results_record
 from orchestration.defs.quality.results import partition_range, record_results
 from orchestration.defs.warehouse import (
@@ -138,8 +138,11 @@ def health_dbt_models(
     score_from, score_to = first_day.isoformat(), last_day.isoformat()
     env = dbt_environment(settings, score_from, score_to)
     context.log.info(f"dbt build for {score_from} .. {score_to}")
+    target = invocation_target(context.op_execution_context.op.name, context.run_id, env)
     with patched_environ(env):
-        invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
+        invocation = dbt.cli(
+            ["build", "--exclude", "test_type:unit"], context=context, target_path=target
+        )
         try:
             yield from invocation.stream()
         except DagsterDbtCliRuntimeError as exc:
@@ -150,7 +153,7 @@ def health_dbt_models(
             ) from exc
         finally:
             stop_if_running(context, invocation)
-            keep_partial_parse(invocation.target_path)
+            keep_parse_state(invocation.target_path, env)
             partition = partition_range(first_day, last_day)
             record_test_results(context, warehouse, invocation, partition)
 
@@ -167,20 +170,6 @@ def stop_if_running(context: AssetExecutionContext, invocation: DbtCliInvocation
     except subprocess.TimeoutExpired:
         invocation.process.kill()
         invocation.process.wait()
-
-
-def keep_partial_parse(invocation_target: Path) -> None:
-    """Keep the build's parse state for the next build (dagster-dbt seeds each invocation's
-    own target folder from the project's). The state depends on the profile's environment
-    (the warehouse path): without this, every build re-parses the whole project, since the
-    one `prepare_manifest` left was parsed in another environment. Replaced atomically."""
-    source = invocation_target / "partial_parse.msgpack"
-    if not source.is_file():
-        return
-    destination = dbt_project.manifest_path.with_name("partial_parse.msgpack")
-    scratch = destination.with_name(f".partial_parse.{os.getpid()}.tmp")
-    shutil.copyfile(source, scratch)
-    os.replace(scratch, destination)
 
 
 def record_test_results(
