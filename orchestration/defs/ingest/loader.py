@@ -1,10 +1,15 @@
 """Loading landing files into the raw layer under the landing contract.
 
-For each new or changed file of an entity: read it, type and check every row
-in SQL, and in one transaction replace what that file loaded before with its
-good rows (`raw.<entity>`), its bad rows (`raw.<entity>__quarantine`, with
-reasons) and an audit row (`raw._load_audit`). Counts always reconcile per
-file: rows_read = rows_loaded + rows_quarantined + rows_duplicate.
+For each new or changed file of an entity: read it (a file that cannot be read
+fails alone, audited with its error), type and check every row in SQL, and in one
+transaction replace what that file loaded before with its good rows
+(`raw.<entity>`), its bad rows (`raw.<entity>__quarantine`, with reasons) and an
+audit row (`raw._load_audit`). Files are checked and written in batches (BATCH_FILES),
+one transaction per batch: a daily export is thousands of small files, and one
+query plan per file cost more than the rows. Keys are unique per file (a repeated key
+is a duplicate); the same key in two files is two versions, which staging resolves.
+Counts always reconcile per file: rows_read = rows_loaded + rows_quarantined +
+rows_duplicate.
 
 Quarantined rows whose only problems depend on time or on other data (an
 account that had not arrived yet, a date after the as-of time) are checked
@@ -295,7 +300,7 @@ def _build_checked_batch(
         )
         select *,
             case when reason_codes is null then row_number() over (
-                partition by reason_codes is null, t_{entity.primary_key}
+                partition by __file, reason_codes is null, t_{entity.primary_key}
                 order by {order}__row desc
             ) end as key_rank
         from reasoned
@@ -309,8 +314,9 @@ def _write_checked_batch(
     *,
     load_id: str,
     loaded_at: datetime,
-) -> tuple[int, int, int]:
-    """Insert `_checked` into raw and quarantine tables; return (loaded, quarantined, dups)."""
+) -> dict[str, tuple[int, int, int]]:
+    """Insert `_checked` into raw and quarantine tables; return (loaded, quarantined,
+    duplicates) per source file (files without rows are absent)."""
     typed = ", ".join(f"t_{c.name}" for c in entity.columns)
     # Quarantine keeps the text as it arrived, but no table anywhere can hold a NUL.
     nul_shown = sql_string(NUL_SHOWN)
@@ -330,16 +336,17 @@ def _write_checked_batch(
         from _checked where reason_codes is not null or key_rank > 1
         """
     )
-    row = con.execute(
+    rows = con.execute(
         """
-        select count(*) filter (where reason_codes is null and key_rank = 1),
+        select __file,
+               count(*) filter (where reason_codes is null and key_rank = 1),
                count(*) filter (where reason_codes is not null),
                count(*) filter (where key_rank > 1)
         from _checked
+        group by __file
         """
-    ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+    ).fetchall()
+    return {str(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
 
 
 # --- files -----------------------------------------------------------------------------
@@ -477,45 +484,130 @@ def _audit(
     )
 
 
-def _load_file(
+BATCH_FILES = 200
+BATCH_ROWS = 1_000_000
+"""Files staged together before their rows are checked and written in one transaction:
+checking a batch costs one query plan, not one per file (a plan costs ~50 ms, a file of
+a daily export holds a few thousand rows). The rows bound the memory a batch takes."""
+
+
+@dataclass
+class _Staged:
+    landing_file: LandingFile
+    sha256: str
+    result: FileLoad
+
+
+def _append_to_batch(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
     landing_file: LandingFile,
-    sha256: str,
+    present: set[str],
+    first: bool,
+) -> int:
+    """Add `_landing` (one staged file) to temp table `_batch`, every contract column as
+    text (null where the file lacks it), with the file's name and row numbers; return the
+    file's rows."""
+    columns = ", ".join(
+        sql_ident(c.name) if c.name in present else f"cast(null as varchar) as {sql_ident(c.name)}"
+        for c in entity.columns
+    )
+    select = (
+        f"select {columns}, __extra, __json_type, __nul_reasons,"
+        f" {sql_string(landing_file.rel_path)} as __file, rowid + 1 as __row from _landing"
+    )
+    con.execute(f"create or replace temp table _batch as {select}" if first else
+                f"insert into _batch {select}")  # fmt: skip
+    row = con.execute("select count(*) from _landing").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    staged: list[_Staged],
     *,
     load_id: str,
     as_of_time: datetime,
     default_currency: str,
-) -> FileLoad:
-    loaded_at = utc_now()
-    result = FileLoad(landing_file.rel_path, "loaded")
-    try:
-        present = _stage_file(con, entity, landing_file)
-    except LandingFileError as exc:
-        result.status, result.error = "failed", str(exc)
-        _audit(con, entity, load_id, result, landing_file, sha256, as_of_time, loaded_at)
-        return result
-    source = (
-        f"select *, {sql_string(landing_file.rel_path)} as __file, rowid + 1 as __row from _landing"
-    )
+) -> None:
+    """Check the rows of `_batch` and, in one transaction, replace what each of its files
+    loaded before with its good and bad rows, and audit each file."""
     _build_checked_batch(
-        con, entity, source, present, as_of_time=as_of_time, default_currency=default_currency
+        con,
+        entity,
+        "select * from _batch",
+        set(entity.column_names),
+        as_of_time=as_of_time,
+        default_currency=default_currency,
     )
+    loaded_at = utc_now()
+    files = [item.landing_file.rel_path for item in staged]
     with _transaction(con):
         # A changed file replaces everything its previous version loaded.
         for table in (raw_table(entity), quarantine_table(entity)):
-            con.execute(f"delete from {table} where _source_file = ?", [landing_file.rel_path])
-        loaded, quarantined, duplicates = _write_checked_batch(
-            con, entity, load_id=load_id, loaded_at=loaded_at
+            con.execute(f"delete from {table} where list_contains(?, _source_file)", [files])
+        counts = _write_checked_batch(con, entity, load_id=load_id, loaded_at=loaded_at)
+        for item in staged:
+            result = item.result
+            loaded, quarantined, duplicates = counts.get(result.source_file, (0, 0, 0))
+            result.rows_loaded, result.rows_quarantined, result.rows_duplicate = (
+                loaded,
+                quarantined,
+                duplicates,
+            )
+            result.rows_read = loaded + quarantined + duplicates
+            _audit(
+                con, entity, load_id, result, item.landing_file, item.sha256, as_of_time, loaded_at
+            )
+    con.execute("drop table if exists _batch")
+    for item in staged:
+        result = item.result
+        log.info(
+            "%s: %s (%d loaded, %d quarantined, %d duplicate)",
+            result.source_file,
+            result.status,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.rows_duplicate,
         )
-        result.rows_loaded, result.rows_quarantined, result.rows_duplicate = (
-            loaded,
-            quarantined,
-            duplicates,
-        )
-        result.rows_read = loaded + quarantined + duplicates
-        _audit(con, entity, load_id, result, landing_file, sha256, as_of_time, loaded_at)
-    return result
+
+
+def _load_files(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    files: list[tuple[LandingFile, str]],
+    *,
+    load_id: str,
+    as_of_time: datetime,
+    default_currency: str,
+) -> list[FileLoad]:
+    """Load new or changed files (with their sha256), in batches of up to BATCH_FILES
+    files or BATCH_ROWS rows. A file that cannot be read fails alone, audited with its
+    error; the others load."""
+    results: list[FileLoad] = []
+    staged: list[_Staged] = []
+    rows = 0
+    options = {"load_id": load_id, "as_of_time": as_of_time, "default_currency": default_currency}
+    for landing_file, sha256 in files:
+        result = FileLoad(landing_file.rel_path, "loaded")
+        results.append(result)
+        try:
+            present = _stage_file(con, entity, landing_file)
+        except LandingFileError as exc:
+            result.status, result.error = "failed", str(exc)
+            _audit(con, entity, load_id, result, landing_file, sha256, as_of_time, utc_now())
+            log.info("%s: failed (%s)", landing_file.rel_path, exc)
+            continue
+        rows += _append_to_batch(con, entity, landing_file, present, first=not staged)
+        staged.append(_Staged(landing_file, sha256, result))
+        if len(staged) >= BATCH_FILES or rows >= BATCH_ROWS:
+            _load_batch(con, entity, staged, **options)
+            staged, rows = [], 0
+    if staged:
+        _load_batch(con, entity, staged, **options)
+    return results
 
 
 def readmit_quarantined(
@@ -613,37 +705,34 @@ def load_entity(
         _audit(con, entity, load_id, refused, None, None, as_of_time, utc_now())
         log.warning("%s", refused.error)
         result.files.append(refused)
+    changed: list[tuple[LandingFile, str]] = []
+    in_order: list[FileLoad | None] = []  # None: a changed file, loaded below
     for landing_file in scan.files:
         name_date = landing_file.name_date
         if name_date is not None and name_date > as_of_time.date():
-            result.files.append(FileLoad(landing_file.rel_path, "deferred"))
+            in_order.append(FileLoad(landing_file.rel_path, "deferred"))
             continue
         before = previous.get(landing_file.rel_path)
         if before and before[0] == landing_file.size and before[1] == landing_file.mtime:
-            result.files.append(FileLoad(landing_file.rel_path, "unchanged"))
+            in_order.append(FileLoad(landing_file.rel_path, "unchanged"))
             continue
         sha256 = landing_file.sha256()
         if before and before[2] == sha256:
-            result.files.append(FileLoad(landing_file.rel_path, "unchanged"))
+            in_order.append(FileLoad(landing_file.rel_path, "unchanged"))
             continue
-        file_load = _load_file(
+        changed.append((landing_file, sha256))
+        in_order.append(None)
+    loads = iter(
+        _load_files(
             con,
             entity,
-            landing_file,
-            sha256,
+            changed,
             load_id=load_id,
             as_of_time=as_of_time,
             default_currency=default_currency,
         )
-        log.info(
-            "%s: %s (%d loaded, %d quarantined, %d duplicate)",
-            landing_file.rel_path,
-            file_load.status,
-            file_load.rows_loaded,
-            file_load.rows_quarantined,
-            file_load.rows_duplicate,
-        )
-        result.files.append(file_load)
+    )
+    result.files += [next(loads) if file is None else file for file in in_order]
     return result
 
 
