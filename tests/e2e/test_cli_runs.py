@@ -75,16 +75,20 @@ def _env(landing: Path, data: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _cli_run(env: dict[str, str]) -> CliRun:
-    done = subprocess.run(
+def _start_cli_run(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", "run"],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=900,
     )
-    return CliRun(done.returncode, done.stdout + done.stderr)
+
+
+def _finish(process: subprocess.Popen[str]) -> CliRun:
+    output, _ = process.communicate(timeout=900)
+    return CliRun(process.returncode, output)
 
 
 def _kill_during_dbt(env: dict[str, str]) -> tuple[str, str]:
@@ -143,15 +147,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Iterat
     crashed = _env(landing, root / "data")
     killed_output, token = _kill_during_dbt(crashed)
     orphans_after_kill = processes_with_token(token)
-    recovered = _cli_run(crashed)
-    orphans_after_recovery = processes_with_token(token)
-    reference = _cli_run(
+    # the reference has its own folder and instance: it runs beside the recovery
+    reference_run = _start_cli_run(
         _env(
             landing,
             root / "reference",
             HEALTH_SYNC_WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/crm",
         )
     )
+    recovered = _finish(_start_cli_run(crashed))
+    orphans_after_recovery = processes_with_token(token)
+    reference = _finish(reference_run)
     server.shutdown()
     yield {
         "root": root,
