@@ -106,7 +106,7 @@ def prepare_manifest() -> None:
 DBT_TARGET_DIR = DBT_PROJECT_DIR / dbt_project.target_path
 PARSE_STATE_DIR = DBT_TARGET_DIR / "parse_state"
 PARSE_STATES_KEPT = 16
-"""dbt parse states kept, most recently used first (one per warehouse and seed folder)."""
+"""dbt parse states kept (the most recently written; one per warehouse and seed folder)."""
 _ENV_VAR = re.compile(r"env_var\(\s*['\"]([A-Za-z0-9_]+)['\"]")
 
 
@@ -152,13 +152,13 @@ INVOCATIONS_KEPT = 10
 
 
 def _prune_invocations(name: str) -> None:
-    folders = sorted(
-        (p for p in DBT_TARGET_DIR.glob(f"{name}-*") if p.is_dir()),
-        key=lambda p: p.stat().st_mtime,
-    )
+    folders = []
+    for folder in DBT_TARGET_DIR.glob(f"{name}-*"):
+        with contextlib.suppress(FileNotFoundError):  # another run pruned it meanwhile
+            folders.append((folder.stat().st_mtime, folder))
     day_ago = time.time() - 86400
-    for folder in folders[:-INVOCATIONS_KEPT]:
-        if folder.stat().st_mtime < day_ago:
+    for mtime, folder in sorted(folders)[:-INVOCATIONS_KEPT]:
+        if mtime < day_ago:
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -173,8 +173,11 @@ def keep_parse_state(target: Path, env: Mapping[str, str]) -> None:
     scratch = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
     shutil.copyfile(source, scratch)
     os.replace(scratch, destination)
-    states = sorted(PARSE_STATE_DIR.glob("*.msgpack"), key=lambda p: p.stat().st_mtime_ns)
-    for stale in states[:-PARSE_STATES_KEPT]:
+    states = []
+    for state in PARSE_STATE_DIR.glob("*.msgpack"):
+        with contextlib.suppress(FileNotFoundError):
+            states.append((state.stat().st_mtime_ns, state))
+    for _, stale in sorted(states)[:-PARSE_STATES_KEPT]:
         stale.unlink(missing_ok=True)
 
 
