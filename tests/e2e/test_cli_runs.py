@@ -86,9 +86,20 @@ def _start_cli_run(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def _finish(process: subprocess.Popen[str]) -> CliRun:
+def _read_until(process: subprocess.Popen[str], marker: str) -> str:
+    """The process's output up to and including the first line holding `marker`."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if marker in line:
+            break
+    return "".join(lines)
+
+
+def _finish(process: subprocess.Popen[str], head: str = "") -> CliRun:
     output, _ = process.communicate(timeout=900)
-    return CliRun(process.returncode, output)
+    return CliRun(process.returncode, head + output)
 
 
 def _kill_during_dbt(env: dict[str, str]) -> tuple[str, str]:
@@ -147,7 +158,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Iterat
     crashed = _env(landing, root / "data")
     killed_output, token = _kill_during_dbt(crashed)
     orphans_after_kill = processes_with_token(token)
-    # the reference has its own folder and instance: it runs beside the recovery
+    recovering = _start_cli_run(crashed)
+    # the recovery is done before the run starts ("==> Running ..."); from there the
+    # reference, in its own folder and instance, runs beside it
+    head = _read_until(recovering, "==> Running")
     reference_run = _start_cli_run(
         _env(
             landing,
@@ -155,7 +169,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Iterat
             HEALTH_SYNC_WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/crm",
         )
     )
-    recovered = _finish(_start_cli_run(crashed))
+    recovered = _finish(recovering, head)
     orphans_after_recovery = processes_with_token(token)
     reference = _finish(reference_run)
     server.shutdown()
