@@ -172,6 +172,7 @@ def bench_size(
     work = CACHE / f"work-{accounts}x{days}"
     full, day = Measure(f"full_build{name}"), Measure(f"incremental_day{name}")
     built = work / "built"
+    work.mkdir(parents=True, exist_ok=True)
     for n in range(full_repeat):
         shutil.rmtree(built, ignore_errors=True)
         sample = measured(
