@@ -37,6 +37,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the project's package beside it
+
+from orchestration.reliability.runs import run_env  # noqa: E402
+
 CACHE = ROOT / "bench" / "cache"
 RESULTS = ROOT / "bench" / "results"
 SAMPLE_SECONDS = 0.1
@@ -149,14 +153,7 @@ def landing(accounts: int, days: int, end: date, seed: int) -> Path:
 
 
 def _env(landing_dir: Path, data_dir: Path, end: date) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEALTH_", "DAGSTER_"))}
-    env.update(
-        HEALTH_LANDING_DIR=str(landing_dir),
-        HEALTH_DATA_DIR=str(data_dir),
-        DAGSTER_HOME=str(data_dir / "dagster"),
-        HEALTH_AS_OF=end.isoformat(),
-    )
-    return env
+    return run_env(landing_dir, data_dir, HEALTH_AS_OF=end.isoformat())
 
 
 def _cli(first: date | None, last: date) -> list[str]:
