@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -394,6 +395,22 @@ def _any_in(forms: list[bytes], data: bytes) -> bool:
     return any(form in data for form in forms)
 
 
+def _column_hits(
+    con: Any, relation: str, where: str, contains: str, secrets: Mapping[str, list[bytes]]
+) -> list[tuple[str, str]]:
+    """(secret, where) for each secret some row of `relation` holds in one column;
+    `contains` is the engine's test of that column for one `?` text."""
+    found = []
+    for name, forms in secrets.items():
+        row = con.execute(
+            f"select count(*) from {relation} where {' or '.join(contains for _ in forms)}",
+            [f.decode() for f in forms],
+        ).fetchone()
+        if row and row[0]:
+            found.append((name, f"{where}: {row[0]} rows"))
+    return found
+
+
 def _duckdb_texts(path: Path, secrets: Mapping[str, list[bytes]]) -> list[tuple[str, str]]:
     con = duckdb.connect(str(path), read_only=True)
     found = []
@@ -403,16 +420,13 @@ def _duckdb_texts(path: Path, secrets: Mapping[str, list[bytes]]) -> list[tuple[
             " where data_type in ('VARCHAR', 'JSON') and table_catalog = current_database()"
         ).fetchall()
         for schema, table, column in columns:
-            for name, forms in secrets.items():
-                condition = " or ".join(
-                    f"contains(cast({_quoted(column)} as varchar), ?)" for _ in forms
-                )
-                row = con.execute(
-                    f"select count(*) from {_quoted(schema)}.{_quoted(table)} where {condition}",
-                    [f.decode() for f in forms],
-                ).fetchone()
-                if row and row[0]:
-                    found.append((name, f"table {schema}.{table}, column {column}: {row[0]} rows"))
+            found += _column_hits(
+                con,
+                f"{_quoted(schema)}.{_quoted(table)}",
+                f"table {schema}.{table}, column {column}",
+                f"contains(cast({_quoted(column)} as varchar), ?)",
+                secrets,
+            )
     finally:
         con.close()
     return found
@@ -426,16 +440,13 @@ def _sqlite_texts(path: Path, secrets: Mapping[str, list[bytes]]) -> list[tuple[
         for table in tables:
             columns = [c[1] for c in con.execute(f"pragma table_info({_quoted(table)})")]
             for column in columns:
-                for name, forms in secrets.items():
-                    condition = " or ".join(
-                        f"instr(cast({_quoted(column)} as text), ?) > 0" for _ in forms
-                    )
-                    row = con.execute(
-                        f"select count(*) from {_quoted(table)} where {condition}",
-                        [f.decode() for f in forms],
-                    ).fetchone()
-                    if row and row[0]:
-                        found.append((name, f"table {table}, column {column}: {row[0]} rows"))
+                found += _column_hits(
+                    con,
+                    _quoted(table),
+                    f"table {table}, column {column}",
+                    f"instr(cast({_quoted(column)} as text), ?) > 0",
+                    secrets,
+                )
     finally:
         con.close()
     return found
