@@ -69,7 +69,8 @@ def dagster_ui(dagster_home: Path, logs: Path, *, daemon: bool = False) -> Itera
         serve = [str(BIN / "dagster-webserver"), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)]
         webserver = stack.enter_context(_process(serve, log, env))
         if daemon:
-            run_daemon = [str(BIN / "dagster-daemon"), "run", "-m", LOCATION]
+            # the real daemon, with a shorter pause between backfill iterations
+            run_daemon = [sys.executable, "-m", "tests.backfill_daemon", "run", "-m", LOCATION]
             stack.enter_context(_process(run_daemon, logs / "daemon.log", env))
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:

@@ -71,8 +71,15 @@ def dbt_environment(settings: Settings, score_from: str, score_to: str) -> dict[
     """Environment for a dbt invocation: where the warehouse and the seeds are, which days to score.
 
     Environment variables, not `--vars`: a changed `--vars` forces a full re-parse.
+
+    Tests are selected cautiously: a run that builds only some models (an asset-graph
+    backfill launches the models whose parents are done, a run at a time) runs a test only
+    when every model it reads is built in that run. dbt's default ("eager") would also run
+    a test over a model built here and one not yet rebuilt, and fail it: the fact table
+    against a newer account spine, say. A run of every model runs every test either way.
     """
     return {
+        "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "cautious"),
         "HEALTH_WAREHOUSE_PATH": str(settings.warehouse_path),
         "HEALTH_DBT_SEED_PATH": seed_path(settings.config_dir),
         "HEALTH_SCORE_FROM": score_from,
