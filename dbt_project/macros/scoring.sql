@@ -43,6 +43,14 @@
     {{ return(var('health_components')) }}
 {%- endmacro %}
 
+{#- The periods, in days, of the score changes the output contract carries
+    (health_score_delta_7d/_30d, the drivers' change_7d/_30d, the movers' lists). A day's
+    changes compare it with the days this many days before it, so a run scores those too
+    (int_scoring_days). -#}
+{% macro change_periods() -%}
+    {{ return([7, 30]) }}
+{%- endmacro %}
+
 {#- The sources that feed measures, other than the accounts themselves. -#}
 {% macro health_feeds() -%}
     {{ return(var('health_sources').keys() | reject('equalto', 'accounts') | list) }}

@@ -19,7 +19,7 @@ inner join changes
     on changes.account_id = fact.account_id
     and changes.as_of_date = fact.as_of_date
 where
-    {%- for days in [7, 30] %}
+    {%- for days in change_periods() %}
     (fact.health_score_delta_{{ days }}d is null) <> (changes.n_{{ days }}d = 0)
     or abs(fact.health_score_delta_{{ days }}d - changes.change_{{ days }}d) > 0.001
     {%- if not loop.last %} or{% endif %}

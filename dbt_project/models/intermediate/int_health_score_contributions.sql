@@ -104,14 +104,14 @@ final as (
         case when contributions.weight_used > 0
             then {{ round2('contributions.weight_used * (100 - contributions.component_score)') }}
         end as points_lost,
-        {%- for days in [7, 30] %}
+        {%- for days in change_periods() %}
         case when contributions.health_score is not null and before_{{ days }}d.health_score is not null
             then {{ round2('contributions.contribution - before_' ~ days ~ 'd.contribution') }}
         end as change_{{ days }}d
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from contributions
-    {%- for days in [7, 30] %}
+    {%- for days in change_periods() %}
     left join contributions as before_{{ days }}d
         on before_{{ days }}d.account_id = contributions.account_id
         and before_{{ days }}d.component = contributions.component

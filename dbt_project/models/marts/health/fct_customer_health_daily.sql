@@ -11,7 +11,8 @@
     The daily customer health score: one row per live account per day (the output
     contract, v2): an account's rows stop the day before it churns (int_account_days).
     Scores are computed in int_health_scores for the days in int_scoring_window and the
-    30 days before them, which the deltas compare against; this model writes the window's
+    days 7 and 30 days before each, which the deltas compare against (int_scoring_days);
+    this model writes the window's
     days (delete+insert by as_of_date), so rebuilding any range gives the rows a full
     rebuild gives.
 -#}
@@ -67,7 +68,7 @@ final as (
         health_scores.{{ component }}_score,
         {%- endfor %}
         health_scores.score_coverage,
-        {%- for days in [7, 30] %}
+        {%- for days in change_periods() %}
         {{ round2('health_scores.health_score - before_' ~ days ~ 'd.health_score') }}
             as health_score_delta_{{ days }}d,
         {%- endfor %}
@@ -96,7 +97,7 @@ final as (
     left join top_drivers
         on top_drivers.account_id = health_scores.account_id
         and top_drivers.as_of_date = health_scores.as_of_date
-    {%- for days in [7, 30] %}
+    {%- for days in change_periods() %}
     left join health_scores as before_{{ days }}d
         on before_{{ days }}d.account_id = health_scores.account_id
         and before_{{ days }}d.as_of_date = {{ add_days('health_scores.as_of_date', -days) }}

@@ -20,7 +20,7 @@ latest_day as (
 ),
 
 changes as (
-    {%- for days in [7, 30] %}
+    {%- for days in change_periods() %}
     select
         fact.account_id,
         fact.as_of_date,
