@@ -599,6 +599,79 @@ def test_corrected_file_replaces_what_its_predecessor_loaded(wh: Warehouse) -> N
     assert [a["status"] for a in wh.audit("usage_events/day.csv")] == ["loaded", "loaded"]
 
 
+# --- 5b. the current version of each key --------------------------------------------------
+
+
+def _current(wh: Warehouse, table: str, key: str) -> list[tuple]:
+    """(key, source file) of every current version; a key with none or two fails."""
+    rows = wh.rows(
+        f"select {key}, _source_file, count(*) over (partition by {key}) from raw.{table}"
+        f" where _is_current order by 1"
+    )
+    assert all(n == 1 for *_, n in rows), rows
+    assert wh.rows(f"select count(*) from raw.{table} where _is_current is null") == [(0,)]
+    keys = wh.rows(f"select count(distinct {key}) from raw.{table}")[0][0]
+    assert len(rows) == keys, f"{keys - len(rows)} keys of raw.{table} have no current version"
+    return [tuple(row[:2]) for row in rows]
+
+
+def test_current_version_is_decided_at_load_and_again_when_its_file_is_replaced(
+    wh: Warehouse,
+) -> None:
+    """Staging reads `_is_current`: the latest updated_at, then the latest load, then the
+    last file of a load; replacing a file decides again among the versions left."""
+    header = ["account_id", "name", "created_at", "updated_at"]
+    old = [["A1", "old", "2025-01-01", "2025-02-01"], ["A2", "Beta", "2025-01-01", "2025-02-01"]]
+    write_csv(wh.landing / "accounts/b_old.csv", header, old)
+    new = [["A1", "new", "2025-01-01", "2025-03-01"]]
+    write_csv(wh.landing / "accounts/a_new.csv", header, new)
+    wh.load("accounts")
+    # updated_at decides over the file name
+    assert _current(wh, "accounts", "account_id") == [
+        ("A1", "accounts/a_new.csv"), ("A2", "accounts/b_old.csv")
+    ]  # fmt: skip
+
+    day = [["e1", "A1", "u1", "login", "2025-03-01T10:00:00", "1"]]
+    write_csv(wh.landing / "usage_events/x.csv", USAGE_HEADER, day)
+    write_csv(wh.landing / "usage_events/y.csv", USAGE_HEADER, day)
+    wh.load("usage_events")  # one batch: the last file wins
+    assert _current(wh, "usage_events", "event_id") == [("e1", "usage_events/y.csv")]
+
+    time.sleep(1.1)  # _loaded_at has whole seconds: within one, the file name decides
+    later = write_csv(wh.landing / "usage_events/a_later.csv", USAGE_HEADER,
+                      [*day, ["e2", "A2", "u2", "login", "2025-03-01T11:00:00", "1"]])  # fmt: skip
+    wh.load("usage_events", load_id="load-2")  # a later load wins whatever its file's name
+    assert _current(wh, "usage_events", "event_id") == [
+        ("e1", "usage_events/a_later.csv"), ("e2", "usage_events/a_later.csv")
+    ]  # fmt: skip
+
+    mtime = later.stat().st_mtime
+    write_csv(later, USAGE_HEADER, [["e2", "A2", "u2", "login", "2025-03-01T11:00:00", "1"]])
+    set_mtime(later, mtime + 60)
+    wh.load("usage_events", load_id="load-3")  # e1 left the file: y.csv's version is back
+    assert _current(wh, "usage_events", "event_id") == [
+        ("e1", "usage_events/y.csv"), ("e2", "usage_events/a_later.csv")
+    ]  # fmt: skip
+    assert wh.count("raw.usage_events") == 3
+
+
+def test_a_raw_table_from_before_current_versions_gets_them(wh: Warehouse) -> None:
+    """A warehouse loaded before `_is_current` existed: the next load adds the column and
+    decides every key's current version."""
+    write_accounts(wh.landing, ["A1"])
+    wh.load("accounts")
+    day = [["e1", "A1", "u1", "login", "2025-03-01T10:00:00", "1"]]
+    write_csv(wh.landing / "usage_events/x.csv", USAGE_HEADER, day)
+    write_csv(wh.landing / "usage_events/y.csv", USAGE_HEADER, day)
+    wh.load("usage_events")
+    wh.con.execute("alter table raw.usage_events drop column _is_current")
+
+    result = wh.load("usage_events", load_id="load-2")
+
+    assert [f.status for f in result.files] == ["unchanged", "unchanged"]
+    assert _current(wh, "usage_events", "event_id") == [("e1", "usage_events/y.csv")]
+
+
 # --- 6. a missing required column fails the file -----------------------------------------
 
 
@@ -752,7 +825,7 @@ def test_orphan_is_readmitted_once_its_account_arrives(wh: Warehouse) -> None:
     assert (result.rows_loaded, result.rows_quarantined) == (1, -1)
     assert wh.dicts(
         "select event_id, account_id, occurred_at, quantity, _extra, _source_file, _source_row,"
-        " _load_id from raw.usage_events where event_id = 'e2'"
+        " _load_id, _is_current from raw.usage_events where event_id = 'e2'"
     ) == [
         {
             "event_id": "e2",
@@ -763,6 +836,7 @@ def test_orphan_is_readmitted_once_its_account_arrives(wh: Warehouse) -> None:
             "_source_file": "usage_events/u.csv",
             "_source_row": 2,
             "_load_id": "load-3",
+            "_is_current": True,
         }
     ]
     # A row with another problem besides the orphan stays quarantined.

@@ -7,9 +7,11 @@ transaction replace what that file loaded before with its good rows
 audit row (`raw._load_audit`). Files are checked and written in batches (BATCH_FILES),
 one transaction per batch: a daily export is thousands of small files, and one
 query plan per file cost more than the rows. Keys are unique per file (a repeated key
-is a duplicate); the same key in two files is two versions, which staging resolves.
-Counts always reconcile per file: rows_read = rows_loaded + rows_quarantined +
-rows_duplicate.
+is a duplicate); the same key in two files is two versions. Which version is the
+current one is decided here, as each batch is written: `_is_current` is recomputed for
+every key the batch adds or replaces (`version_order_sql`), so staging reads the current
+rows without ranking every version ever loaded on each read. Counts always reconcile per
+file: rows_read = rows_loaded + rows_quarantined + rows_duplicate.
 
 Quarantined rows whose only problems depend on time or on other data (an
 account that had not arrived yet, a date after the as-of time) are checked
@@ -101,6 +103,18 @@ class EntityLoad:
         return sum(1 for f in self.files if f.status == status)
 
 
+CURRENT_COLUMN = "_is_current"
+"""Raw column: true on the one current version of each key (see version_order_sql)."""
+
+
+def version_order_sql(entity: Entity) -> str:
+    """The order of a key's versions in the raw table, current first: the latest
+    `version_column` (accounts and subscriptions carry `updated_at`), then the latest
+    load, then the last file and row of that load."""
+    version = f"{entity.version_column} desc nulls last, " if entity.version_column else ""
+    return f"{version}_loaded_at desc, _source_file desc, _source_row desc"
+
+
 def quarantine_table(entity: Entity) -> str:
     return f"raw.{entity.name}__quarantine"
 
@@ -131,7 +145,18 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     lineage = ", ".join(f"{name} {dtype}" for name, dtype in LINEAGE_COLUMNS.items())
     typed = ", ".join(f"{c.name} {c.raw_type}" for c in entity.columns)
     texts = ", ".join(f"{c.name} VARCHAR" for c in entity.columns)
-    con.execute(f"create table if not exists {raw_table(entity)} ({typed}, {lineage})")
+    raw = raw_table(entity)
+    con.execute(f"create table if not exists {raw} ({typed}, {lineage}, {CURRENT_COLUMN} BOOLEAN)")
+    has_current = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'raw'"
+        " and table_name = ? and column_name = ?",
+        [entity.name, CURRENT_COLUMN],
+    ).fetchone()
+    if has_current and not has_current[0]:  # a raw table from before the column existed
+        with _transaction(con):
+            con.execute(f"alter table {raw} add column {CURRENT_COLUMN} BOOLEAN")
+            _changed_keys(con, f"select {entity.primary_key} from {raw}", first=True)
+            _mark_current_versions(con, entity)
     con.execute(
         f"create table if not exists {quarantine_table(entity)} ({texts}, {lineage},"
         " _reason_codes VARCHAR, _reasons VARCHAR)"
@@ -233,6 +258,39 @@ _NOT_AN_OBJECT_SQL = (
 """The reason of a JSONL line that is not an object (rows are its non-empty lines)."""
 
 
+def _changed_keys(
+    con: duckdb.DuckDBPyConnection, keys_sql: str, params: list | None = None, *, first: bool
+) -> None:
+    """Add the keys `keys_sql` selects to temp table `_changed_keys` (new when `first`):
+    the keys whose current version `_mark_current_versions` recomputes."""
+    if first:
+        con.execute(f"create or replace temp table _changed_keys as {keys_sql}", params)
+    else:
+        con.execute(f"insert into _changed_keys {keys_sql}", params)
+
+
+def _mark_current_versions(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    """Set `_is_current` on every version of the keys in `_changed_keys`: true on the
+    first in version_order_sql, false on the others. Costs the versions of those keys
+    (plus a scan of the key column), not the whole table's ranking."""
+    raw, pk = raw_table(entity), entity.primary_key
+    con.execute(
+        f"""
+        update {raw} as r
+        set {CURRENT_COLUMN} = ranked.version_rank = 1
+        from (
+            select rowid as row_id,
+                row_number() over (partition by {pk} order by {version_order_sql(entity)})
+                    as version_rank
+            from {raw}
+            where {pk} in (select * from _changed_keys)
+        ) as ranked
+        where r.rowid = ranked.row_id
+        """
+    )
+    con.execute("drop table _changed_keys")
+
+
 def _build_checked_batch(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -308,6 +366,9 @@ def _build_checked_batch(
     )
 
 
+_LOADED_KEYS_SQL = "select t_{pk} from _checked where reason_codes is null and key_rank = 1"
+
+
 def _write_checked_batch(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -323,9 +384,10 @@ def _write_checked_batch(
     texts = ", ".join(f"replace(s_{c.name}, chr(0), {nul_shown})" for c in entity.columns)
     lineage = f"__extra, __file, __row, '{load_id}', timestamp '{loaded_at}'"
     con.execute(
-        f"insert into {raw_table(entity)} select {typed}, {lineage} from _checked"
+        f"insert into {raw_table(entity)} select {typed}, {lineage}, null from _checked"
         " where reason_codes is null and key_rank = 1"
     )
+    _changed_keys(con, _LOADED_KEYS_SQL.format(pk=entity.primary_key), first=False)
     con.execute(
         f"""
         insert into {quarantine_table(entity)}
@@ -546,9 +608,13 @@ def _load_batch(
     files = [item.landing_file.rel_path for item in staged]
     with _transaction(con):
         # A changed file replaces everything its previous version loaded.
-        for table in (raw_table(entity), quarantine_table(entity)):
-            con.execute(f"delete from {table} where list_contains(?, _source_file)", [files])
+        raw, replaced = raw_table(entity), "where list_contains(?, _source_file)"
+        keys = f"select {entity.primary_key} from {raw} {replaced}"
+        _changed_keys(con, keys, [files], first=True)
+        for table in (raw, quarantine_table(entity)):
+            con.execute(f"delete from {table} {replaced}", [files])
         counts = _write_checked_batch(con, entity, load_id=load_id, loaded_at=loaded_at)
+        _mark_current_versions(con, entity)
         for item in staged:
             result = item.result
             loaded, quarantined, duplicates = counts.get(result.source_file, (0, 0, 0))
@@ -660,9 +726,11 @@ def readmit_quarantined(
     with _transaction(con):
         con.execute(
             f"insert into {raw_table(entity)} select {typed}, __extra, __file, __row,"
-            f" '{load_id}', timestamp '{loaded_at}'"
+            f" '{load_id}', timestamp '{loaded_at}', null"
             " from _checked where reason_codes is null and key_rank = 1"
         )
+        _changed_keys(con, _LOADED_KEYS_SQL.format(pk=entity.primary_key), first=True)
+        _mark_current_versions(con, entity)
         con.execute(
             f"""
             delete from {table} q using _checked c

@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'accounts') }}
 ),
 
-versions as (
-    select
-        *,
-        row_number() over (
-            partition by account_id
-            order by updated_at desc nulls last, _loaded_at desc, _source_file desc, _source_row desc
-        ) as version_rank
-    from source
-),
-
 final as (
     select
         account_id,
@@ -27,8 +17,8 @@ final as (
         cast(churned_at as date) as churned_date,
         updated_at,
         _source_file as source_file
-    from versions
-    where version_rank = 1
+    from source
+    where _is_current  -- the current version of each key (the loader decides)
 )
 
 select * from final

@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'invoices') }}
 ),
 
-versions as (
-    select
-        *,
-        row_number() over (
-            partition by invoice_id
-            order by _loaded_at desc, _source_file desc, _source_row desc
-        ) as version_rank
-    from source
-),
-
 final as (
     select
         invoice_id,
@@ -26,8 +16,8 @@ final as (
         status,
         paid_at,
         cast(paid_at as date) as paid_date
-    from versions
-    where version_rank = 1
+    from source
+    where _is_current  -- the current version of each key (the loader decides)
 )
 
 select * from final

@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'subscriptions') }}
 ),
 
-versions as (
-    select
-        *,
-        row_number() over (
-            partition by subscription_id
-            order by updated_at desc nulls last, _loaded_at desc, _source_file desc, _source_row desc
-        ) as version_rank
-    from source
-),
-
 final as (
     select
         subscription_id,
@@ -28,8 +18,8 @@ final as (
         cast(ended_at as date) as ended_date,
         updated_at,
         cast(coalesce(updated_at, started_at) as date) as status_since_date
-    from versions
-    where version_rank = 1
+    from source
+    where _is_current  -- the current version of each key (the loader decides)
 )
 
 select * from final

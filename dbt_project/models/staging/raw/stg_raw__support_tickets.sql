@@ -2,16 +2,6 @@ with source as (
     select * from {{ source('raw', 'support_tickets') }}
 ),
 
-versions as (
-    select
-        *,
-        row_number() over (
-            partition by ticket_id
-            order by _loaded_at desc, _source_file desc, _source_row desc
-        ) as version_rank
-    from source
-),
-
 final as (
     select
         ticket_id,
@@ -23,8 +13,8 @@ final as (
         priority,
         lower(trim(status)) as status,
         satisfaction
-    from versions
-    where version_rank = 1
+    from source
+    where _is_current  -- the current version of each key (the loader decides)
 )
 
 select * from final
