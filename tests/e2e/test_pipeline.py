@@ -38,7 +38,7 @@ def _fact(serving: Path, query: str) -> list[tuple]:
 
 
 def _usage_events_on(settings: Settings, account_id: str, day: date) -> int:
-    """Events dbt counted for an account-day (int_usage_daily is rebuilt by every dbt build)."""
+    """Events dbt counted for an account-day (int_usage_daily rebuilds the days loads touched)."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         row = con.execute(
@@ -588,25 +588,30 @@ def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsy
     assert recorded[0] == "fail" and "failed expectations" in recorded[1]
 
 
-def _incremental_models() -> list[str]:
-    """Every incremental dbt model (from the manifest): the tables a run rewrites by day."""
+def _incremental_models(layer: str) -> list[str]:
+    """The incremental dbt models of a layer (from the manifest): the marts a run rewrites
+    by scored day, the intermediate aggregates it rewrites by the days loads changed."""
     from orchestration.defs.dbt.project import dbt_project
 
     manifest = json.loads(dbt_project.manifest_path.read_text())
     return sorted(
         node["name"]
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+        if node["resource_type"] == "model"
+        and node["config"]["materialized"] == "incremental"
+        and node["fqn"][1] == layer
     )
 
 
-def _checksums_per_table_and_day(serving: Path, tables: list[str]) -> dict[tuple[str, date], str]:
+def _checksums_per_table_and_day(
+    database: Path, tables: list[str], day_column: str = "as_of_date"
+) -> dict[tuple[str, date], str]:
     checksums = {}
     for table in tables:
         rows = _fact(
-            serving,
-            f"select as_of_date, md5(string_agg(cast(t as varchar), '|'"
-            f" order by cast(t as varchar))) from {table} as t group by as_of_date",
+            database,
+            f"select {day_column}, md5(string_agg(cast(t as varchar), '|'"
+            f" order by cast(t as varchar))) from {table} as t group by {day_column}",
         )
         checksums.update({(table, day): checksum for day, checksum in rows})
     return checksums
@@ -616,9 +621,14 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
     """Corrected data for one past day, and a run of that day alone: that day changes in
     every incremental table, and every other day of every one of them is byte-identical."""
     settings, _ = pipeline
-    tables = _incremental_models()
+    tables = _incremental_models("marts")
     assert {"fct_customer_health_daily", "fct_health_score_drivers"} <= set(tables)
     before = _checksums_per_table_and_day(settings.serving_path, tables)
+    aggregates = [f"intermediate.{name}" for name in _incremental_models("intermediate")]
+    assert "intermediate.int_usage_daily" in aggregates
+    aggregates_before = _checksums_per_table_and_day(
+        settings.warehouse_path, aggregates, "activity_date"
+    )
     day = END - timedelta(days=5)
     events = settings.landing_dir / "usage_events" / f"correction-{day.isoformat()}.csv"
     events.write_text(
@@ -633,6 +643,26 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
     assert changed, "the corrected day did not change"
     assert {changed_day for _, changed_day in changed} == {day}
     assert ("fct_customer_health_daily", day) in changed
+    # the usage aggregates rebuilt the day the correction touched, and only it
+    aggregates_after = _checksums_per_table_and_day(
+        settings.warehouse_path, aggregates, "activity_date"
+    )
+    assert aggregates_after.keys() == aggregates_before.keys()
+    rebuilt = {k for k in aggregates_before if aggregates_after[k] != aggregates_before[k]}
+    assert {changed_day for _, changed_day in rebuilt} == {day}
+    # ... by the incremental path: the run's load recorded that day alone, and each
+    # aggregate's watermark says it applied that change
+    [(last_change, days)] = _fact(
+        settings.warehouse_path,
+        "select change_seq, list(distinct day) from raw._changed_days"
+        " where entity = 'usage_events' and change_seq = (select max(change_seq)"
+        " from raw._changed_days where entity = 'usage_events') group by change_seq",
+    )
+    assert days == [day]
+    for aggregate in aggregates:
+        assert _fact(settings.warehouse_path, f"select change_seq from {aggregate}__watermark") == [
+            (last_change,)
+        ]
 
 
 BI_READER = r"""

@@ -1,6 +1,20 @@
-{#- Product usage per account per active day (sparse: days without events have no row). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_changed_days('activity_date', 'usage_events') }}",
+        post_hook=["{{ drop_watermark() }}", "{{ save_watermark('usage_events') }}"],
+    )
+}}
+
+{#- Product usage per account per active day (sparse: days without events have no row).
+    Incremental by the days the loader changed (macros/changed_days.sql): a run rebuilds
+    the days its loads touched, not the whole history. -#}
 with usage_events as (
     select * from {{ ref('stg_raw__usage_events') }}
+    {%- if rebuilds_changed_days() %}
+    where occurred_date in ({{ changed_days('usage_events') }})
+    {%- endif %}
 ),
 
 final as (

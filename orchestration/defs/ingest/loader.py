@@ -10,7 +10,8 @@ query plan per file cost more than the rows. Keys are unique per file (a repeate
 is a duplicate); the same key in two files is two versions. Which version is the
 current one is decided here, as each batch is written: `_is_current` is recomputed for
 every key the batch adds or replaces (`version_order_sql`), so staging reads the current
-rows without ranking every version ever loaded on each read. Counts always reconcile per
+rows without ranking every version ever loaded on each read; the days a batch changed go
+to raw._changed_days, so the daily models rebuild only those. Counts always reconcile per
 file: rows_read = rows_loaded + rows_quarantined + rows_duplicate.
 
 Quarantined rows whose only problems depend on time or on other data (an
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 
 AUDIT_TABLE = "raw._load_audit"
 VALIDATED_TABLE = "raw._validated_loads"
+CHANGED_DAYS_TABLE = "raw._changed_days"
+"""Per write, the days whose rows it changed; models rebuild those days (see
+`_record_changed_days`)."""
 """Loads whose rows passed their entity's GX suite; rows of other loads are pending."""
 RECHECKED_CODES = ("orphan_account", "future_timestamp")
 """Reason codes that can stop applying later; rows with only these are re-checked."""
@@ -155,7 +159,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     if has_current and not has_current[0]:  # a raw table from before the column existed
         with _transaction(con):
             con.execute(f"alter table {raw} add column {CURRENT_COLUMN} BOOLEAN")
-            _changed_keys(con, f"select {entity.primary_key} from {raw}", first=True)
+            _changed_keys(con, _keys_and_days_sql(entity, f"from {raw}"), first=True)
             _mark_current_versions(con, entity)
     con.execute(
         f"create table if not exists {quarantine_table(entity)} ({texts}, {lineage},"
@@ -170,6 +174,10 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
             error VARCHAR, as_of_time TIMESTAMP, loaded_at TIMESTAMP
         )
         """
+    )
+    con.execute(
+        f"create table if not exists {CHANGED_DAYS_TABLE}"
+        " (entity VARCHAR, day DATE, change_seq BIGINT, load_id VARCHAR, changed_at TIMESTAMP)"
     )
     con.execute(
         f"create table if not exists {VALIDATED_TABLE}"
@@ -258,15 +266,48 @@ _NOT_AN_OBJECT_SQL = (
 """The reason of a JSONL line that is not an object (rows are its non-empty lines)."""
 
 
+def _keys_and_days_sql(entity: Entity, from_sql: str, prefix: str = "") -> str:
+    """Key and event day of the rows `from_sql` (a FROM clause and filter) selects;
+    `prefix` is `t_` for the typed columns of `_checked`."""
+    pk, day = f"{prefix}{entity.primary_key}", f"{prefix}{entity.event_time}"
+    return f"select {pk}, cast({day} as date) {from_sql}"
+
+
 def _changed_keys(
     con: duckdb.DuckDBPyConnection, keys_sql: str, params: list | None = None, *, first: bool
 ) -> None:
-    """Add the keys `keys_sql` selects to temp table `_changed_keys` (new when `first`):
-    the keys whose current version `_mark_current_versions` recomputes."""
+    """Add the (key, day) rows `keys_sql` selects to temp table `_changed_keys` (new when
+    `first`): the keys whose current version `_mark_current_versions` recomputes, and the
+    days of the rows written or replaced."""
     if first:
-        con.execute(f"create or replace temp table _changed_keys as {keys_sql}", params)
+        keys = f"select * from ({keys_sql}) as k(key, day)"
+        con.execute(f"create or replace temp table _changed_keys as {keys}", params)
     else:
         con.execute(f"insert into _changed_keys {keys_sql}", params)
+
+
+def _record_changed_days(
+    con: duckdb.DuckDBPyConnection, entity: Entity, load_id: str, changed_at: datetime
+) -> None:
+    """Record, under the next change_seq, the event days of every row written or replaced
+    and of every version of their keys (a key's current version can move to another
+    day). The daily models rebuild exactly these days (dbt_project/macros/incremental.sql)."""
+    raw, pk = raw_table(entity), entity.primary_key
+    con.execute(
+        f"""
+        insert into {CHANGED_DAYS_TABLE}
+        select distinct ?, day,
+            (select coalesce(max(change_seq), 0) + 1 from {CHANGED_DAYS_TABLE}), ?, ?
+        from (
+            select day from _changed_keys
+            union all
+            select cast({entity.event_time} as date) from {raw}
+            where {pk} in (select key from _changed_keys)
+        ) as days
+        where day is not null
+        """,
+        [entity.name, load_id, changed_at],
+    )
 
 
 def _mark_current_versions(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
@@ -283,7 +324,7 @@ def _mark_current_versions(con: duckdb.DuckDBPyConnection, entity: Entity) -> No
                 row_number() over (partition by {pk} order by {version_order_sql(entity)})
                     as version_rank
             from {raw}
-            where {pk} in (select * from _changed_keys)
+            where {pk} in (select key from _changed_keys)
         ) as ranked
         where r.rowid = ranked.row_id
         """
@@ -366,7 +407,7 @@ def _build_checked_batch(
     )
 
 
-_LOADED_KEYS_SQL = "select t_{pk} from _checked where reason_codes is null and key_rank = 1"
+_LOADED = "from _checked where reason_codes is null and key_rank = 1"
 
 
 def _write_checked_batch(
@@ -387,7 +428,7 @@ def _write_checked_batch(
         f"insert into {raw_table(entity)} select {typed}, {lineage}, null from _checked"
         " where reason_codes is null and key_rank = 1"
     )
-    _changed_keys(con, _LOADED_KEYS_SQL.format(pk=entity.primary_key), first=False)
+    _changed_keys(con, _keys_and_days_sql(entity, _LOADED, "t_"), first=False)
     con.execute(
         f"""
         insert into {quarantine_table(entity)}
@@ -609,11 +650,13 @@ def _load_batch(
     with _transaction(con):
         # A changed file replaces everything its previous version loaded.
         raw, replaced = raw_table(entity), "where list_contains(?, _source_file)"
-        keys = f"select {entity.primary_key} from {raw} {replaced}"
-        _changed_keys(con, keys, [files], first=True)
+        _changed_keys(
+            con, _keys_and_days_sql(entity, f"from {raw} {replaced}"), [files], first=True
+        )
         for table in (raw, quarantine_table(entity)):
             con.execute(f"delete from {table} {replaced}", [files])
         counts = _write_checked_batch(con, entity, load_id=load_id, loaded_at=loaded_at)
+        _record_changed_days(con, entity, load_id, loaded_at)
         _mark_current_versions(con, entity)
         for item in staged:
             result = item.result
@@ -729,7 +772,8 @@ def readmit_quarantined(
             f" '{load_id}', timestamp '{loaded_at}', null"
             " from _checked where reason_codes is null and key_rank = 1"
         )
-        _changed_keys(con, _LOADED_KEYS_SQL.format(pk=entity.primary_key), first=True)
+        _changed_keys(con, _keys_and_days_sql(entity, _LOADED, "t_"), first=True)
+        _record_changed_days(con, entity, load_id, loaded_at)
         _mark_current_versions(con, entity)
         con.execute(
             f"""
