@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
-
+from orchestration import duckdb_connection
 from orchestration.defs.ingest.loader import raw_layer_counts
 from orchestration.landing import event_date_range, utc_now
 from orchestration.run_outcome import (
@@ -106,7 +105,7 @@ def resolve_window(settings: Settings, start: date | None, end: date | None) -> 
     """The days to run: given, else from the data's first day to HEALTH_AS_OF or the data's
     last complete day (`last_complete_day`)."""
     if start is None or end is None:
-        con = duckdb.connect()
+        con = duckdb_connection.connect()
         con.execute("set TimeZone = 'UTC'")
         now = utc_now()
         first, last = event_date_range(con, settings.landing_dir, now + timedelta(days=1))
@@ -322,7 +321,7 @@ def print_summary(settings: Settings) -> None:
     """What the run produced: the figures a person checks first. Live accounts and their
     bands come from `bi_current_health_by_segment`, the relation the report reads, so the
     two always agree (churned accounts are not live: README, "churn")."""
-    con = duckdb.connect(str(settings.serving_path), read_only=True)
+    con = duckdb_connection.connect(str(settings.serving_path), read_only=True)
     scored, days, rows, first_day, last_day = con.execute(
         "select count(distinct account_id), count(distinct as_of_date), count(*),"
         " min(as_of_date), max(as_of_date) from fct_customer_health_daily"
@@ -333,7 +332,7 @@ def print_summary(settings: Settings) -> None:
     ).fetchall()
     churned = con.execute("select count(*) from dim_accounts where is_churned").fetchone()[0]
     con.close()
-    wh = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    wh = duckdb_connection.connect(str(settings.warehouse_path), read_only=True)
     held = raw_layer_counts(wh)
     wh.close()
     loaded = sum(n for n, _, _ in held.values())
@@ -445,7 +444,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     with warehouse_held(settings) as lock:
         if lock.dead_holder_token:  # a run died holding the warehouse: dbt may still write it
             stop_orphans(lock.dead_holder_token)
-        con = duckdb.connect(str(settings.warehouse_path))
+        con = duckdb_connection.connect(str(settings.warehouse_path))
         try:
             for destination in destinations:
                 missing = destination.missing_setting()

@@ -18,6 +18,8 @@ import psycopg2.extensions
 import pyarrow.csv as pacsv
 from psycopg2 import sql
 
+from orchestration import duckdb_connection
+
 COPY_BATCH_ROWS = 100_000
 
 _TYPES = {
@@ -169,7 +171,7 @@ def copy_schema(
     given, is filled table by table (each committed), so a caller whose copy failed part-way
     can tell what was already replaced."""
     copied = {} if copied is None else copied
-    source = duckdb.connect(duckdb_path, read_only=True)
+    source = duckdb_connection.connect(duckdb_path, read_only=True)
     target = settings.connect()
     try:
         tables = [

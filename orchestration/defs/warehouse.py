@@ -31,6 +31,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from orchestration import duckdb_connection
 from orchestration.settings import Settings
 
 OWNERS = ["team:customer-health"]
@@ -87,7 +88,7 @@ class WarehouseResource(dg.ConfigurableResource):
         path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(_LOCK_RETRIES):
             try:
-                con = duckdb.connect(str(path), read_only=read_only)
+                con = duckdb_connection.connect(str(path), read_only=read_only)
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or attempt == _LOCK_RETRIES - 1:

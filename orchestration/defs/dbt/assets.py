@@ -31,6 +31,7 @@ from orchestration.defs.warehouse import (
     WarehouseResource,
     scored_days,
 )
+from orchestration.duckdb_connection import dbt_settings_environment
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 SEED_STAGING_DIR = DBT_PROJECT_DIR / "target" / "config_seeds"
@@ -68,7 +69,8 @@ def seed_path(config_dir: Path) -> str:
 
 
 def dbt_environment(settings: Settings, score_from: str, score_to: str) -> dict[str, str]:
-    """Environment for a dbt invocation: where the warehouse and the seeds are, which days to score.
+    """Environment for a dbt invocation: where the warehouse and the seeds are, which days to
+    score, and DuckDB's limits (as every connection of the pipeline has them).
 
     Environment variables, not `--vars`: a changed `--vars` forces a full re-parse.
 
@@ -79,6 +81,7 @@ def dbt_environment(settings: Settings, score_from: str, score_to: str) -> dict[
     against a newer account spine, say. A run of every model runs every test either way.
     """
     return {
+        **dbt_settings_environment(),
         "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "cautious"),
         "HEALTH_WAREHOUSE_PATH": str(settings.warehouse_path),
         "HEALTH_DBT_SEED_PATH": seed_path(settings.config_dir),

@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
+from orchestration import duckdb_connection
 from orchestration.contract import ENTITIES
 from orchestration.defs.jobs import ingest_job
 from orchestration.defs.warehouse import RANGE_END_TAG, RANGE_START_TAG
@@ -43,7 +43,7 @@ def _file_days(landing_file: LandingFile) -> tuple[date, date] | None:
     it cannot be read: the run's loader will report it, so it still gets a run)."""
     if landing_file.name_date is not None:
         return landing_file.name_date, landing_file.name_date
-    con = duckdb.connect()
+    con = duckdb_connection.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
         return file_event_dates(con, landing_file)

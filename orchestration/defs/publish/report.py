@@ -27,6 +27,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration import duckdb_connection
+
 TREND_DAYS = 90
 BAND_COLORS = {"green": "#2e9e5b", "yellow": "#e0b400", "red": "#d6453d"}
 OTHER_COLORS = ("#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#9c755f", "#bab0ac")
@@ -260,7 +262,7 @@ def build_report(serving: Path, reports_dir: Path, options: ReportOptions | None
     """Write `reports_dir/health_report.html` from the serving file (replaced atomically).
     `options` default to the HEALTH_REPORT_* settings."""
     options = options or ReportOptions.from_env()
-    con = duckdb.connect(str(serving), read_only=True)
+    con = duckdb_connection.connect(str(serving), read_only=True)
     try:
         page, as_of, run_id, charts = _render(con, options)
     finally:

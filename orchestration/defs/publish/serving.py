@@ -14,8 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from orchestration import duckdb_connection
 from orchestration.landing import utc_now
 
 PUBLISHED_SCHEMAS = ("marts", "quality")
@@ -59,7 +58,7 @@ class ScoreSummary:
 
 def score_summary(serving: Path) -> ScoreSummary | None:
     """The latest day of the published fact table (None when it holds no rows)."""
-    con = duckdb.connect(str(serving), read_only=True)
+    con = duckdb_connection.connect(str(serving), read_only=True)
     try:
         latest = con.execute("select max(as_of_date) from fct_customer_health_daily").fetchone()
         if not latest or latest[0] is None:
@@ -118,7 +117,7 @@ def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Publ
     staging = serving.with_name(f".{serving.name}.{run_id}.tmp")
     staging.unlink(missing_ok=True)
     tables: dict[str, int] = {}
-    con = duckdb.connect(str(staging))
+    con = duckdb_connection.connect(str(staging))
     try:
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         names = con.execute(
@@ -158,7 +157,7 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     rows: dict[str, int] = {}
-    con = duckdb.connect(str(serving), read_only=True)
+    con = duckdb_connection.connect(str(serving), read_only=True)
     try:
         tables = con.execute(
             "select table_name from information_schema.tables where table_schema = 'main'"

@@ -1,0 +1,69 @@
+"""Every DuckDB connection the pipeline opens has the configured resource limits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestration.duckdb_connection import DuckDBSettingsError, connect
+from orchestration.settings import PROJECT_ROOT, Settings
+
+
+def _settings_of(con) -> tuple:
+    return con.execute(
+        "select current_setting('memory_limit'), current_setting('threads'),"
+        " current_setting('temp_directory')"
+    ).fetchone()
+
+
+def test_connections_take_the_limits_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dbt_manifest: Path
+) -> None:
+    from orchestration.defs.dbt.assets import dbt_environment
+
+    monkeypatch.setenv("HEALTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("HEALTH_DUCKDB_MEMORY_LIMIT", raising=False)
+    monkeypatch.delenv("HEALTH_DUCKDB_THREADS", raising=False)
+    monkeypatch.delenv("HEALTH_DUCKDB_TEMP_DIR", raising=False)
+    with connect() as con:  # the defaults: 4 GB, 2 threads, spilling under the data folder
+        assert _settings_of(con) == ("3.7 GiB", 2, str(tmp_path / "data" / "tmp" / "duckdb"))
+
+    monkeypatch.setenv("HEALTH_DUCKDB_MEMORY_LIMIT", "512MB")
+    monkeypatch.setenv("HEALTH_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("HEALTH_DUCKDB_TEMP_DIR", str(tmp_path / "spill"))
+    with connect(tmp_path / "file.duckdb") as con:
+        assert _settings_of(con) == ("488.2 MiB", 1, str(tmp_path / "spill"))
+    assert (tmp_path / "spill").is_dir()
+    # dbt's profile reads the same values from the environment the dbt asset gives it
+    settings = Settings.from_env()
+    env = dbt_environment(settings, "2025-01-01", "2025-01-02")
+    assert (env["HEALTH_DUCKDB_MEMORY_LIMIT"], env["HEALTH_DUCKDB_THREADS"]) == ("512MB", "1")
+    assert env["HEALTH_DUCKDB_TEMP_DIR"] == str(tmp_path / "spill")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("HEALTH_DUCKDB_MEMORY_LIMIT", "lots"), ("HEALTH_DUCKDB_THREADS", "0")]
+)
+def test_a_bad_limit_names_its_setting(
+    name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALTH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    with pytest.raises(DuckDBSettingsError, match=f"{name}='{value}'"):
+        connect()
+
+
+def test_no_connection_bypasses_the_limits() -> None:
+    """The pipeline's code opens DuckDB only through duckdb_connection.connect (the
+    reliability harness inspects files from outside and may open them as it likes)."""
+    package = PROJECT_ROOT / "orchestration"
+    direct = [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "duckdb_connection.py" and "reliability" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bduckdb\.connect\(", line)
+    ]
+    assert direct == []
