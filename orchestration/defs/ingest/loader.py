@@ -54,7 +54,7 @@ AUDIT_TABLE = "raw._load_audit"
 VALIDATED_TABLE = "raw._validated_loads"
 CHANGED_DAYS_TABLE = "raw._changed_days"
 """Per write, the days whose rows it changed; models rebuild those days (see
-`_record_changed_days`)."""
+`_settle_versions`)."""
 """Loads whose rows passed their entity's GX suite; rows of other loads are pending."""
 RECHECKED_CODES = ("orphan_account", "future_timestamp")
 """Reason codes that can stop applying later; rows with only these are re-checked."""
@@ -160,7 +160,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
         with _transaction(con):
             con.execute(f"alter table {raw} add column {CURRENT_COLUMN} BOOLEAN")
             _changed_keys(con, _keys_and_days_sql(entity, f"from {raw}"), first=True)
-            _mark_current_versions(con, entity)
+            _settle_versions(con, entity, load_id=None)
     con.execute(
         f"create table if not exists {quarantine_table(entity)} ({texts}, {lineage},"
         " _reason_codes VARCHAR, _reasons VARCHAR)"
@@ -277,7 +277,7 @@ def _changed_keys(
     con: duckdb.DuckDBPyConnection, keys_sql: str, params: list | None = None, *, first: bool
 ) -> None:
     """Add the (key, day) rows `keys_sql` selects to temp table `_changed_keys` (new when
-    `first`): the keys whose current version `_mark_current_versions` recomputes, and the
+    `first`): the keys whose current version `_settle_versions` recomputes, and the
     days of the rows written or replaced."""
     if first:
         keys = f"select * from ({keys_sql}) as k(key, day)"
@@ -286,49 +286,51 @@ def _changed_keys(
         con.execute(f"insert into _changed_keys {keys_sql}", params)
 
 
-def _record_changed_days(
-    con: duckdb.DuckDBPyConnection, entity: Entity, load_id: str, changed_at: datetime
+def _settle_versions(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    *,
+    load_id: str | None,
+    changed_at: datetime | None = None,
 ) -> None:
-    """Record, under the next change_seq, the event days of every row written or replaced
-    and of every version of their keys (a key's current version can move to another
-    day). The daily models rebuild exactly these days (dbt_project/macros/incremental.sql)."""
+    """For the keys in `_changed_keys`, from one read of their versions: record, under the
+    next change_seq, the event days of every row written or replaced and of every version
+    of those keys (a key's current version can move to another day; the daily models
+    rebuild exactly these days, dbt_project/macros/changed_days.sql), unless `load_id` is
+    None; then set `_is_current`, true on the first version in version_order_sql and false
+    on the others. Costs the versions of those keys (plus a scan of the key column), not
+    the whole table's ranking."""
     raw, pk = raw_table(entity), entity.primary_key
     con.execute(
         f"""
-        insert into {CHANGED_DAYS_TABLE}
-        select distinct ?, day,
-            (select coalesce(max(change_seq), 0) + 1 from {CHANGED_DAYS_TABLE}), ?, ?
-        from (
-            select day from _changed_keys
-            union all
-            select cast({entity.event_time} as date) from {raw}
-            where {pk} in (select key from _changed_keys)
-        ) as days
-        where day is not null
-        """,
-        [entity.name, load_id, changed_at],
+        create or replace temp table _versions as
+        select rowid as row_id, cast({entity.event_time} as date) as day,
+            row_number() over (partition by {pk} order by {version_order_sql(entity)})
+                as version_rank
+        from {raw}
+        where {pk} in (select key from _changed_keys)
+        """
     )
-
-
-def _mark_current_versions(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
-    """Set `_is_current` on every version of the keys in `_changed_keys`: true on the
-    first in version_order_sql, false on the others. Costs the versions of those keys
-    (plus a scan of the key column), not the whole table's ranking."""
-    raw, pk = raw_table(entity), entity.primary_key
+    if load_id is not None:
+        con.execute(
+            f"""
+            insert into {CHANGED_DAYS_TABLE}
+            select distinct ?, day,
+                (select coalesce(max(change_seq), 0) + 1 from {CHANGED_DAYS_TABLE}), ?, ?
+            from (select day from _changed_keys union all select day from _versions) as days
+            where day is not null
+            """,
+            [entity.name, load_id, changed_at],
+        )
     con.execute(
         f"""
         update {raw} as r
-        set {CURRENT_COLUMN} = ranked.version_rank = 1
-        from (
-            select rowid as row_id,
-                row_number() over (partition by {pk} order by {version_order_sql(entity)})
-                    as version_rank
-            from {raw}
-            where {pk} in (select key from _changed_keys)
-        ) as ranked
-        where r.rowid = ranked.row_id
+        set {CURRENT_COLUMN} = v.version_rank = 1
+        from _versions as v
+        where r.rowid = v.row_id
         """
     )
+    con.execute("drop table _versions")
     con.execute("drop table _changed_keys")
 
 
@@ -656,8 +658,7 @@ def _load_batch(
         for table in (raw, quarantine_table(entity)):
             con.execute(f"delete from {table} {replaced}", [files])
         counts = _write_checked_batch(con, entity, load_id=load_id, loaded_at=loaded_at)
-        _record_changed_days(con, entity, load_id, loaded_at)
-        _mark_current_versions(con, entity)
+        _settle_versions(con, entity, load_id=load_id, changed_at=loaded_at)
         for item in staged:
             result = item.result
             loaded, quarantined, duplicates = counts.get(result.source_file, (0, 0, 0))
@@ -773,8 +774,7 @@ def readmit_quarantined(
             " from _checked where reason_codes is null and key_rank = 1"
         )
         _changed_keys(con, _keys_and_days_sql(entity, _LOADED, "t_"), first=True)
-        _record_changed_days(con, entity, load_id, loaded_at)
-        _mark_current_versions(con, entity)
+        _settle_versions(con, entity, load_id=load_id, changed_at=loaded_at)
         con.execute(
             f"""
             delete from {table} q using _checked c
