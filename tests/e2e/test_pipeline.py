@@ -588,6 +588,51 @@ def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsy
     assert recorded[0] == "fail" and "failed expectations" in recorded[1]
 
 
+def test_exit_checks_validate_long_ranges_in_day_batches(pipeline, tmp_path, monkeypatch) -> None:
+    """The exit suite takes a long range in batches of whole days, each against its own
+    live account-days: every day is validated once, and a day missing one account fails
+    its batch's row count wherever the batch falls (on a copy of the warehouse)."""
+    from orchestration.defs.quality import exit_checks
+
+    settings, _ = pipeline
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "update intermediate.int_scoring_window set score_from_date = data_start_date,"
+            " score_to_date = as_of_date"
+        )
+        first, last = exit_checks.written_days(con)
+        live = exit_checks.live_accounts_per_day(con, first, last)
+        monkeypatch.setattr(exit_checks, "BATCH_ROWS", 3 * max(live.values()))
+        batches = exit_checks.day_batches(live, first, last, exit_checks.BATCH_ROWS)
+        passed = exit_checks.run_exit_checks(con)
+        assert passed.suite.success, passed.suite.failures
+        assert passed.suite.batches == len(batches) >= (last - first).days // 3
+        assert passed.suite.rows == sum(live.values())
+
+        middle = first + (last - first) / 2
+        con.execute(
+            "delete from marts.fct_customer_health_daily where as_of_date = ?"
+            " and account_id = (select min(account_id) from marts.fct_customer_health_daily"
+            " where as_of_date = ?)",
+            [middle, middle],
+        )
+        failed = exit_checks.run_exit_checks(con)
+    finally:
+        con.close()
+    assert not failed.suite.success
+    assert {f["expectation"] for f in failed.suite.failures} == {
+        "expect_table_row_count_to_equal",
+        "expect_column_values_to_be_in_set",
+    }
+    [(rows_expected)] = [r for s, e, r in batches if s <= middle <= e]
+    assert [f["observed"] for f in failed.suite.failures if "row_count" in f["expectation"]] == [
+        str(rows_expected - 1)
+    ]
+
+
 def _incremental_models(layer: str) -> list[str]:
     """The incremental dbt models of a layer (from the manifest): the marts a run rewrites
     by scored day, the intermediate aggregates it rewrites by the days loads changed."""

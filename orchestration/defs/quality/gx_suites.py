@@ -89,11 +89,23 @@ def validate_frames(
     `parameters` fill the suite's `{"$PARAMETER": name}` values (e.g. an expected row count).
     `docs` keeps each batch's GX result for the Data Docs site (see data_docs.py).
     """
+    return validate_batches(name, ((frame, parameters) for frame in frames), docs=docs)
+
+
+def validate_batches(
+    name: str,
+    batches: Iterable[tuple[pd.DataFrame, dict[str, Any] | None]],
+    *,
+    docs: DataDocs | None = None,
+) -> SuiteResult:
+    """`validate_frames` where each frame brings its own parameters: a long range
+    validated in bounded batches, each with the expected values of its own rows. The
+    batches are taken one at a time, so a generator keeps one frame in memory."""
     _, batch_definition = _batch_definition()
     suite = _suite(name)
     result_format = _result_format(name)
     result = SuiteResult(suite=name)
-    for frame in frames:
+    for frame, parameters in batches:
         result.rows += len(frame)
         result.batches += 1
         validation = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
