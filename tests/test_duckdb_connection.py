@@ -67,3 +67,26 @@ def test_no_connection_bypasses_the_limits() -> None:
         if re.search(r"\bduckdb\.connect\(", line)
     ]
     assert direct == []
+
+
+def test_dbt_opens_duckdb_with_the_limits_once(tmp_path: Path) -> None:
+    """dbt-duckdb runs `SET` for every profile `settings` entry on each new cursor, and
+    DuckDB refuses to switch temp_directory once a query has spilled (seen at 5,000
+    accounts: "Cannot switch temporary directory after the current one has been used"
+    failed the build). So the limits are connect-time `config_options`, as here."""
+    import duckdb
+    import yaml
+
+    profile = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text())
+    output = profile["customer_health"]["outputs"]["duckdb"]
+    limits = {"memory_limit", "threads", "temp_directory"}
+    assert limits <= set(output["config_options"])
+    assert not limits & set(output.get("settings", {}))
+
+    # why: after a spill, setting the same temp_directory again fails
+    con = duckdb.connect(
+        config={"memory_limit": "32MB", "threads": "1", "temp_directory": str(tmp_path)}
+    )
+    con.execute("select * from range(3000000) order by random()").fetchone()
+    with pytest.raises(duckdb.NotImplementedException, match="temporary directory"):
+        con.execute(f"set temp_directory = '{tmp_path}'")
