@@ -24,7 +24,7 @@ def health_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pat
     landing.mkdir()
     monkeypatch.setenv("HEALTH_LANDING_DIR", str(landing))
     monkeypatch.setenv("HEALTH_DATA_DIR", str(data))
-    for name in ("HEALTH_AS_OF", "HEALTH_START_DATE", "HEALTH_SCORE_FROM", "HEALTH_SCORE_TO"):
+    for name in ("HEALTH_AS_OF", "HEALTH_START_DATE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster"))
     return {"landing": landing, "data": data}

@@ -17,12 +17,7 @@ from orchestration.contract import ENTITIES
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.defs.ingest.loader import load_entity
 
-RUN_ENV_NAMES = (
-    "HEALTH_SCORE_FROM",
-    "HEALTH_SCORE_TO",
-    "HEALTH_START_DATE",
-    "HEALTH_DBT_SEED_PATH",
-)
+RUN_ENV_NAMES = ("HEALTH_START_DATE", "HEALTH_DBT_SEED_PATH")
 
 
 def load_landing(landing: Path, warehouse: Path, as_of: date) -> None:

@@ -55,3 +55,21 @@
 {% macro health_feeds() -%}
     {{ return(var('health_sources').keys() | reject('equalto', 'accounts') | list) }}
 {%- endmacro %}
+
+{#- The run's first ('start') or last ('end') scored day, from dbt's event-time flags:
+    the dbt asset runs `dbt build --event-time-start <first day> --event-time-end <the
+    day after the last>` (the end is exclusive, as dbt's microbatch reads it). Null
+    without the flags: a build by hand scores every day. Flags, not `--vars` (a changed
+    var re-parses the whole project) nor environment variables set inside the step. -#}
+{% macro run_window_date(bound) -%}
+    {%- set value = invocation_args_dict.get('event_time_' ~ bound) -%}
+    {%- if value -%}
+        {%- set day = modules.datetime.date.fromisoformat((value | string)[:10]) -%}
+        {%- if bound == 'end' -%}
+            {%- set day = day - modules.datetime.timedelta(days=1) -%}
+        {%- endif -%}
+        cast('{{ day.isoformat() }}' as date)
+    {%- else -%}
+        cast(null as date)
+    {%- endif -%}
+{%- endmacro %}

@@ -671,9 +671,7 @@ def test_dbt_seeds_a_copy_of_the_folder_that_was_validated(
     assert seed_path(SEEDS_DIR) == "../seeds"
     monkeypatch.chdir(config.parent)
     monkeypatch.setenv("HEALTH_CONFIG_DIR", config.name)
-    staged = dbt_environment(Settings.from_env(), "2025-03-01", "2025-03-01")[
-        "HEALTH_DBT_SEED_PATH"
-    ]
+    staged = dbt_environment(Settings.from_env(), "2025-03-01")["HEALTH_DBT_SEED_PATH"]
     assert not Path(staged).is_absolute() and staged.startswith("target/")
     copies = sorted((DBT_PROJECT_DIR / staged).glob("*.csv"))
     assert [c.name for c in copies] == sorted(p.name for p in config.glob("*.csv"))

@@ -708,6 +708,11 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
         assert _fact(settings.warehouse_path, f"select change_seq from {aggregate}__watermark") == [
             (last_change,)
         ]
+    # dbt scored that day alone: the run's days reached it (as event-time flags)
+    assert _fact(
+        settings.warehouse_path,
+        "select score_from_date, score_to_date from intermediate.int_scoring_window",
+    ) == [(day, day)]
 
 
 BI_READER = r"""

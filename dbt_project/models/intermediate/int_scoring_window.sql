@@ -6,7 +6,8 @@
     as_of_date       last day scored: HEALTH_AS_OF, else the latest date in the data.
     score_from_date / score_to_date
                      the days this run (re)writes in the fact table: the Dagster partition
-                     window (HEALTH_SCORE_FROM / HEALTH_SCORE_TO) when the fact table already
+                     window (dbt's --event-time-start/--event-time-end flags, see
+                     run_window_date in macros/scoring.sql) when the fact table already
                      holds history, otherwise every day from data_start_date to as_of_date.
 -#}
 {%- set fact = adapter.get_relation(
@@ -75,9 +76,9 @@ final as (
         data_start_date,
         as_of_date,
         {% if fact_has_history -%}
-        greatest(data_start_date, coalesce({{ env_date('HEALTH_SCORE_FROM') }}, data_start_date))
+        greatest(data_start_date, coalesce({{ run_window_date('start') }}, data_start_date))
             as score_from_date,
-        least(as_of_date, coalesce({{ env_date('HEALTH_SCORE_TO') }}, as_of_date))
+        least(as_of_date, coalesce({{ run_window_date('end') }}, as_of_date))
             as score_to_date
         {%- else -%}
         data_start_date as score_from_date,

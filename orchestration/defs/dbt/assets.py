@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +69,10 @@ def seed_path(config_dir: Path) -> str:
     return str(staged.relative_to(DBT_PROJECT_DIR))
 
 
-def dbt_environment(settings: Settings, score_from: str, score_to: str) -> dict[str, str]:
-    """Environment for a dbt invocation: where the warehouse and the seeds are, which days to
-    score, and DuckDB's limits (as every connection of the pipeline has them).
-
-    Environment variables, not `--vars`: a changed `--vars` forces a full re-parse.
+def dbt_environment(settings: Settings, as_of: str) -> dict[str, str]:
+    """Environment for a dbt invocation, which the profile and the models read: where the
+    warehouse and the seeds are, the as-of date, and DuckDB's limits (as every connection
+    of the pipeline has them). The days to score are arguments (`window_arguments`).
 
     Tests are selected cautiously: a run that builds only some models (an asset-graph
     backfill launches the models whose parents are done, a run at a time) runs a test only
@@ -85,10 +85,20 @@ def dbt_environment(settings: Settings, score_from: str, score_to: str) -> dict[
         "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "cautious"),
         "HEALTH_WAREHOUSE_PATH": str(settings.warehouse_path),
         "HEALTH_DBT_SEED_PATH": seed_path(settings.config_dir),
-        "HEALTH_SCORE_FROM": score_from,
-        "HEALTH_SCORE_TO": score_to,
-        "HEALTH_AS_OF": settings.as_of.isoformat() if settings.as_of else score_to,
+        "HEALTH_AS_OF": settings.as_of.isoformat() if settings.as_of else as_of,
     }
+
+
+def window_arguments(first_day: date, last_day: date) -> list[str]:
+    """The run's days as dbt's event-time flags (the end exclusive), which
+    int_scoring_window reads (macro run_window_date): explicit in the command line,
+    unlike an environment variable, and with no re-parse, unlike `--vars`."""
+    return [
+        "--event-time-start",
+        first_day.isoformat(),
+        "--event-time-end",
+        (last_day + timedelta(days=1)).isoformat(),
+    ]
 
 
 @contextmanager
@@ -145,13 +155,14 @@ def health_dbt_models(
     settings = warehouse.settings()
     first_day, last_day = scored_days(context, settings)
     checked_config(settings.config_dir, as_of=last_day)
-    score_from, score_to = first_day.isoformat(), last_day.isoformat()
-    env = dbt_environment(settings, score_from, score_to)
-    context.log.info(f"dbt build for {score_from} .. {score_to}")
+    env = dbt_environment(settings, last_day.isoformat())
+    context.log.info(f"dbt build for {first_day} .. {last_day}")
     target = invocation_target(context.op_execution_context.op.name, context.run_id, env)
     with patched_environ(env):
         invocation = dbt.cli(
-            ["build", "--exclude", "test_type:unit"], context=context, target_path=target
+            ["build", "--exclude", "test_type:unit", *window_arguments(first_day, last_day)],
+            context=context,
+            target_path=target,
         )
         try:
             yield from invocation.stream()
