@@ -9,6 +9,7 @@ streamed with COPY, so readers see the old table or the new one, never a mix.
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass
 
@@ -19,6 +20,14 @@ import pyarrow.csv as pacsv
 from psycopg2 import sql
 
 from orchestration import duckdb_connection
+from orchestration.fingerprints import (
+    PARTITION_COLUMN,
+    changed_days,
+    day_fingerprints,
+    days_in,
+    from_json,
+    to_json,
+)
 
 COPY_BATCH_ROWS = 100_000
 
@@ -116,6 +125,65 @@ def postgres_type(duckdb_type: str) -> str:
         raise ValueError(f"no Postgres type for DuckDB type {duckdb_type}") from None
 
 
+def _columns(source: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple]:
+    columns = source.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    if not columns:
+        raise ValueError(f"DuckDB table {schema}.{table} does not exist")
+    return columns
+
+
+def _copy_rows(
+    cur: psycopg2.extensions.cursor,
+    source: duckdb.DuckDBPyConnection,
+    query: str,
+    qualified: sql.Composable,
+) -> int:
+    """Stream the rows of a DuckDB query into a Postgres table with COPY; rows copied."""
+    copied = 0
+    reader = source.sql(query).to_arrow_reader(COPY_BATCH_ROWS)
+    # every value quoted, nulls left empty: COPY tells NULL from the empty string
+    copy = sql.SQL("copy {} from stdin with (format csv)").format(qualified)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        buffer = io.BytesIO()
+        pacsv.write_csv(batch, buffer, options)
+        buffer.seek(0)
+        cur.copy_expert(copy.as_string(cur), buffer)
+        copied += batch.num_rows
+    return copied
+
+
+def _replace_table(
+    cur: psycopg2.extensions.cursor,
+    source: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    columns: list[tuple],
+    qualified: sql.Composable,
+    *,
+    index_days: bool = False,
+) -> int:
+    definition = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(postgres_type(kind)))
+        for name, kind in columns
+    )
+    cur.execute(sql.SQL("drop table if exists {}").format(qualified))
+    cur.execute(sql.SQL("create table {} ({})").format(qualified, definition))
+    # names come from information_schema
+    copied = _copy_rows(cur, source, f'select * from "{schema}"."{table}"', qualified)
+    if index_days:  # what publish_table deletes by
+        cur.execute(
+            sql.SQL("create index on {} ({})").format(qualified, sql.Identifier(PARTITION_COLUMN))
+        )
+    return copied
+
+
 def copy_table(
     source: duckdb.DuckDBPyConnection,
     target: psycopg2.extensions.connection,
@@ -125,38 +193,84 @@ def copy_table(
 ) -> int:
     """Replace `target_schema.table` in Postgres with DuckDB's `schema.table`; rows copied."""
     target_schema = target_schema or schema
-    columns = source.execute(
-        "select column_name, data_type from information_schema.columns"
-        " where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, table],
-    ).fetchall()
-    if not columns:
-        raise ValueError(f"DuckDB table {schema}.{table} does not exist")
+    columns = _columns(source, schema, table)
     qualified = sql.Identifier(target_schema, table)
-    definition = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(postgres_type(kind)))
-        for name, kind in columns
-    )
-    copied = 0
     with target, target.cursor() as cur:  # one transaction: the old table or the new one
         cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(target_schema)))
-        cur.execute(sql.SQL("drop table if exists {}").format(qualified))
-        cur.execute(sql.SQL("create table {} ({})").format(qualified, definition))
-        reader = source.sql(
-            f'select * from "{schema}"."{table}"'  # names come from information_schema
-        ).to_arrow_reader(COPY_BATCH_ROWS)
-        # every value quoted, nulls left empty: COPY tells NULL from the empty string
-        copy = sql.SQL("copy {} from stdin with (format csv)").format(qualified)
-        options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, options)
-            buffer.seek(0)
-            cur.copy_expert(copy.as_string(cur), buffer)
-            copied += batch.num_rows
-    return copied
+        return _replace_table(cur, source, schema, table, columns, qualified)
+
+
+PUBLISHED_DAYS = "_published_days"
+"""In the target schema of `publish_table`: per published table, its columns and the
+fingerprint of each day as last written (orchestration/fingerprints.py)."""
+
+
+@dataclass(frozen=True)
+class TablePublication:
+    rows: int
+    """rows written"""
+    days: int | None
+    """days replaced; None when the table was replaced whole"""
+
+
+def publish_table(
+    source: duckdb.DuckDBPyConnection,
+    target: psycopg2.extensions.connection,
+    schema: str,
+    table: str,
+    target_schema: str,
+) -> TablePublication:
+    """Bring `target_schema.table` to DuckDB's `schema.table` in one transaction: a
+    table with an `as_of_date` gets only the days whose fingerprint differs from the one
+    recorded when it was last written (when its columns are the same and the record is
+    there); any other table, or one without a matching record, is replaced whole."""
+    columns = _columns(source, schema, table)
+    signature = json.dumps([list(c) for c in columns])
+    qualified = sql.Identifier(target_schema, table)
+    state = sql.Identifier(target_schema, PUBLISHED_DAYS)
+    partitioned = PARTITION_COLUMN in {name for name, _ in columns}
+    with target, target.cursor() as cur:  # one transaction: the old table or the new one
+        cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(target_schema)))
+        cur.execute(
+            sql.SQL(
+                "create table if not exists {} (table_name text primary key,"
+                " columns text not null, days text not null)"
+            ).format(state)
+        )
+        cur.execute(
+            sql.SQL("select columns, days from {} where table_name = %s").format(state), [table]
+        )
+        recorded = cur.fetchone()
+        cur.execute("select to_regclass(%s)", [qualified.as_string(cur)])
+        exists = cur.fetchone()[0] is not None
+        cur.execute(sql.SQL("delete from {} where table_name = %s").format(state), [table])
+        if not partitioned:
+            return TablePublication(
+                _replace_table(cur, source, schema, table, columns, qualified), None
+            )
+        current = day_fingerprints(source, f'"{schema}"."{table}"')
+        cur.execute(
+            sql.SQL("insert into {} values (%s, %s, %s)").format(state),
+            [table, signature, json.dumps(to_json(current))],
+        )
+        if not (exists and recorded and recorded[0] == signature):
+            return TablePublication(
+                _replace_table(cur, source, schema, table, columns, qualified, index_days=True),
+                None,
+            )
+        days = changed_days(from_json(json.loads(recorded[1])), current)
+        if not days:
+            return TablePublication(0, 0)
+        cur.execute(
+            sql.SQL("delete from {} where {} = any(%s::date[])").format(
+                qualified, sql.Identifier(PARTITION_COLUMN)
+            ),
+            [[d.isoformat() for d in days]],
+        )
+        rows = _copy_rows(
+            cur, source, f'select * from "{schema}"."{table}" where {days_in(days)}', qualified
+        )
+        return TablePublication(rows, len(days))
 
 
 def copy_schema(
@@ -185,6 +299,37 @@ def copy_schema(
         for table in tables:
             copied[table] = copy_table(source, target, schema, table, target_schema)
         return dict(copied)
+    finally:
+        target.close()
+        source.close()
+
+
+def publish_schema(
+    duckdb_path: str,
+    settings: PostgresSettings,
+    schema: str,
+    target_schema: str,
+    *,
+    published: dict[str, TablePublication] | None = None,
+) -> dict[str, TablePublication]:
+    """`publish_table` for every table of a DuckDB schema. `published`, when given, is
+    filled table by table (each committed), so a caller whose publication failed
+    part-way can tell what was already brought up to date."""
+    published = {} if published is None else published
+    source = duckdb_connection.connect(duckdb_path, read_only=True)
+    target = settings.connect()
+    try:
+        tables = [
+            row[0]
+            for row in source.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+                [schema],
+            ).fetchall()
+        ]
+        for table in tables:
+            published[table] = publish_table(source, target, schema, table, target_schema)
+        return dict(published)
     finally:
         target.close()
         source.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -196,7 +197,9 @@ def test_the_run_exported_parquet_for_tools_that_read_files(pipeline) -> None:
     as one file; the same rows as the serving file."""
     settings, _ = pipeline
     exports = settings.data_dir / "exports"
-    days = sorted(p.name for p in (exports / "fct_customer_health_daily").iterdir())
+    folder = exports / "fct_customer_health_daily"
+    days = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    assert (folder / ".fingerprints.json").is_file()  # hidden: dataset readers skip it
     assert days[0] == f"as_of_date={START.isoformat()}" and days[-1] == f"as_of_date={END}"
     assert (exports / "dim_accounts" / "dim_accounts.parquet").is_file()
     con = duckdb.connect()
@@ -631,6 +634,56 @@ def test_exit_checks_validate_long_ranges_in_day_batches(pipeline, tmp_path, mon
     assert [f["observed"] for f in failed.suite.failures if "row_count" in f["expectation"]] == [
         str(rows_expected - 1)
     ]
+
+
+def test_dbt_tests_check_the_days_the_run_wrote(pipeline, tmp_path) -> None:
+    """The tests of the tables rewritten by day look at the days of int_scoring_window
+    (every day on a full build): a duplicate row and a wrong band on the first day are
+    invisible to a run that wrote the last day, and fail the same tests once the window
+    covers every day (dbt test on a copy of the warehouse)."""
+    from tests.warehouse import dbt
+
+    settings, _ = pipeline
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "insert into marts.fct_customer_health_daily select * from"
+            " marts.fct_customer_health_daily where as_of_date = ? limit 1",
+            [START],
+        )
+        con.execute(
+            "update marts.fct_customer_health_daily set health_band = 'no such band'"
+            " where as_of_date = ? and health_score is not null"
+            " and account_id = (select min(account_id) from marts.fct_customer_health_daily"
+            " where as_of_date = ? and health_score is not null)",
+            [START, START],
+        )
+        con.execute(
+            "update intermediate.int_scoring_window set score_from_date = ?, score_to_date = ?",
+            [END, END],
+        )
+    finally:
+        con.close()
+    args = ["test", "--select", "fct_customer_health_daily", "--indirect-selection", "eager"]
+    env = {"HEALTH_WAREHOUSE_PATH": str(copy)}
+    one_day = dbt(args, tmp_path / "one-day", END, **env)
+    assert one_day.returncode == 0, one_day.stdout[-3000:]
+
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "update intermediate.int_scoring_window set score_from_date = data_start_date,"
+            " score_to_date = as_of_date"
+        )
+    finally:
+        con.close()
+    every_day = dbt(args, tmp_path / "every-day", END, **env)
+    assert every_day.returncode != 0
+    failed = set(re.findall(r" FAIL \d+ (\S+)", every_day.stdout))
+    assert "unique_combination_fct_customer_health_daily_account_id__as_of_date" in failed
+    assert "assert_bands_match_cutoffs" in failed
 
 
 def _incremental_models(layer: str) -> list[str]:

@@ -149,7 +149,13 @@ def serving_health_duckdb(
         summary = score_summary(published.path)
     except Exception as exc:
         raise output_failure(SERVING_KEY, "publishing the serving file", exc) from None
-    context.log.info(f"published {published.path} ({len(published.tables)} tables)")
+    whole = sorted(t for t, days in published.replaced_days.items() if days is None)
+    days_replaced = {t: d for t, d in published.replaced_days.items() if d is not None}
+    context.log.info(
+        f"published {published.path} ({len(published.tables)} tables; changed days replaced:"
+        f" {', '.join(f'{t} {d}' for t, d in sorted(days_replaced.items())) or 'none'};"
+        f" replaced whole: {', '.join(whole) or 'none'})"
+    )
     metadata: dict[str, dg.MetadataValue] = {
         "status": dg.MetadataValue.text("published"),
         "path": dg.MetadataValue.path(str(published.path)),
@@ -157,6 +163,8 @@ def serving_health_duckdb(
         "rows": dg.MetadataValue.int(sum(published.tables.values())),
         "tables": dg.MetadataValue.int(len(published.tables)),
         "publish_seconds": dg.MetadataValue.float(round(time.monotonic() - started, 2)),
+        "days_replaced": dg.MetadataValue.json(days_replaced),
+        "tables_replaced_whole": dg.MetadataValue.json(whole),
         **_rows(published.tables),
     }
     if summary is not None:
@@ -195,7 +203,7 @@ def _from_serving_file(key: dg.AssetKey, kind: str, description: str):
     (
         "Parquet files of every published table under $HEALTH_DATA_DIR/exports/<table>/, for "
         "tools that read files: the fact tables partitioned by as_of_date, the others one "
-        "file each. Rewritten from the serving file after each publish."
+        "file each. After each publish, the partitions whose rows changed are rewritten."
     ),
 )
 def parquet_exports(
@@ -209,8 +217,9 @@ def parquet_exports(
     except Exception as exc:
         raise output_failure(EXPORTS_KEY, "the Parquet export", exc) from None
     context.log.info(
-        f"exported {len(exported.rows)} tables to {exported.path}: {exported.files} files,"
-        f" {exported.partitions} partitions"
+        f"exported {len(exported.rows)} tables to {exported.path}: {exported.files} files"
+        f" and {exported.partitions} partitions written,"
+        f" {exported.unchanged_partitions} partitions unchanged"
     )
     return dg.MaterializeResult(
         metadata={
@@ -220,6 +229,7 @@ def parquet_exports(
             "tables": dg.MetadataValue.int(len(exported.rows)),
             "files": dg.MetadataValue.int(exported.files),
             "partitions": dg.MetadataValue.int(exported.partitions),
+            "unchanged_partitions": dg.MetadataValue.int(exported.unchanged_partitions),
             **_rows(exported.rows),
         }
     )
@@ -241,17 +251,20 @@ def serving_postgres(
         reason = "HEALTH_PUBLISH_POSTGRES is not true"
         context.log.info(f"{reason}: not published to Postgres")
         return dg.MaterializeResult(metadata=skipped_metadata(reason))
-    from orchestration.postgres import PostgresSettings, copy_schema
+    from orchestration.postgres import PostgresSettings, TablePublication, publish_schema
 
     schema = os.environ.get("HEALTH_PG_SERVING_SCHEMA", "health")
     password = os.environ.get("HEALTH_PG_PASSWORD", "")
-    copied: dict[str, int] = {}  # the tables replaced before a failure
+    published: dict[str, TablePublication] = {}  # the tables brought up to date before a failure
     where = {"schema": schema}
     try:
         target = PostgresSettings.from_env()
         where["target"] = target.describe()  # no password
-        copy_schema(str(warehouse.settings().serving_path), target, "main", schema, copied=copied)
+        publish_schema(
+            str(warehouse.settings().serving_path), target, "main", schema, published=published
+        )
     except Exception as exc:
+        copied = {table: p.rows for table, p in published.items()}
         raise output_failure(
             POSTGRES_KEY,
             "the Postgres copy",
@@ -261,7 +274,13 @@ def serving_postgres(
             tables=len(copied),
             **where,
         ) from None
-    context.log.info(f"published {len(copied)} tables to {target.describe()} schema {schema}")
+    copied = {table: p.rows for table, p in published.items()}
+    days = {table: p.days for table, p in published.items() if p.days is not None}
+    context.log.info(
+        f"published {len(copied)} tables to {target.describe()} schema {schema}"
+        f" ({sum(copied.values())} rows written; changed days replaced:"
+        f" {', '.join(f'{t} {d}' for t, d in sorted(days.items())) or 'none'})"
+    )
     return dg.MaterializeResult(
         metadata={
             "status": dg.MetadataValue.text("ok"),

@@ -1,20 +1,39 @@
-"""Write-audit-publish of the serving file.
+"""Write-audit-publish of the serving file, and the Parquet exports made from it.
 
-The marts are copied into a new DuckDB file beside the serving file, which is
-then renamed over it in one atomic step. Readers see the old file or the new
-one, never a half-written one; a run that fails before this leaves the old file
-as it was.
+A publication is built in a new DuckDB file beside the serving file, which is then
+renamed over it in one atomic step. Readers see the old file or the new one, never a
+half-written one (a reader holding the old file open keeps reading it); a run that
+fails before this leaves the old file as it was.
+
+Neither rewrites history when a day changed. The new file starts as a copy of the last
+publication (a file copy, no query); then each table with an `as_of_date` gets only the
+days whose rows differ from the warehouse's (`changed_days`: per day, the row count and
+the sum of the rows' hashes), and every other table is replaced whole (they are small:
+one row per account or per segment). The exports rewrite only the partitions whose
+fingerprint differs from the one recorded when they were last written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from orchestration import duckdb_connection
+from orchestration.fingerprints import (
+    PARTITION_COLUMN,
+    changed_days,
+    day_fingerprints,
+    days_in,
+    from_json,
+    to_json,
+)
 from orchestration.landing import utc_now
 
 PUBLISHED_SCHEMAS = ("marts", "quality")
@@ -29,6 +48,8 @@ class Published:
     """rows per table"""
     checksum: str
     """sha256 of the file as it was swapped in"""
+    replaced_days: dict[str, int | None]
+    """per table, the days whose rows this publication replaced (None: the whole table)"""
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,8 @@ class Exported:
     """Parquet files written"""
     partitions: int
     """partition folders (`as_of_date=…/`) written, over the partitioned tables"""
+    unchanged_partitions: int = 0
+    """partition folders left as they were: their rows had not changed"""
 
 
 @dataclass(frozen=True)
@@ -111,13 +134,45 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_catalog = ? and table_schema = ? and table_name = ?"
+        " order by ordinal_position",
+        [catalog, schema, table],
+    ).fetchall()
+
+
+def _here(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select current_database()").fetchone()[0]
+
+
+def _base_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables of the copied last publication, or none when there was none."""
+    return {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables"
+            " where table_catalog = current_database() and table_schema = 'main'"
+        ).fetchall()
+    }
+
+
 def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Published:
-    """Copy every table of the published schemas into a new serving file, then swap it in."""
+    """A new serving file from the last one and the changed days of the published
+    schemas (see the module docstring), then swapped in."""
     serving.parent.mkdir(parents=True, exist_ok=True)
     staging = serving.with_name(f".{serving.name}.{run_id}.tmp")
     staging.unlink(missing_ok=True)
+    if serving.is_file():
+        shutil.copyfile(serving, staging)
     tables: dict[str, int] = {}
-    con = duckdb_connection.connect(str(staging))
+    replaced: dict[str, int | None] = {}
+    try:
+        con = duckdb_connection.connect(str(staging))
+    except duckdb.Error:  # the last publication cannot be opened: build this one whole
+        staging.unlink(missing_ok=True)
+        con = duckdb_connection.connect(str(staging))
     try:
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         names = con.execute(
@@ -125,12 +180,33 @@ def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Publ
             " where table_catalog = 'warehouse' and table_schema in"
             f" ({', '.join(repr(s) for s in PUBLISHED_SCHEMAS)}) order by table_name"
         ).fetchall()
+        previous = _base_tables(con)
+        for stale in previous - {name for _, name in names}:
+            con.execute(f'drop table main."{stale}"')
         for schema, name in names:
-            con.execute(f'create table main."{name}" as select * from warehouse.{schema}."{name}"')
+            source = f'warehouse.{schema}."{name}"'
+            columns = _columns(con, "warehouse", schema, name)
+            if (
+                name in previous
+                and PARTITION_COLUMN in {c for c, _ in columns}
+                and _columns(con, _here(con), "main", name) == columns
+            ):
+                days = changed_days(
+                    day_fingerprints(con, f'main."{name}"'), day_fingerprints(con, source)
+                )
+                if days:
+                    where = days_in(days)
+                    con.execute(f'delete from main."{name}" where {where}')
+                    con.execute(f'insert into main."{name}" select * from {source} where {where}')
+                replaced[name] = len(days)
+            else:
+                con.execute(f'create or replace table main."{name}" as select * from {source}')
+                replaced[name] = None
             row = con.execute(f'select count(*) from main."{name}"').fetchone()
             tables[name] = int(row[0]) if row else 0
         con.execute(
-            "create table main.publish_log as select ? as run_id, ? as published_at, ? as tables",
+            "create or replace table main.publish_log as"
+            " select ? as run_id, ? as published_at, ? as tables",
             [run_id, utc_now(), ",".join(sorted(tables))],
         )
         con.execute("detach warehouse")
@@ -141,22 +217,55 @@ def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Publ
     checksum = sha256_file(staging)  # of this publication, whatever replaces it later
     os.replace(staging, serving)
     _fsync(serving.parent)
-    return Published(path=serving, tables=tables, checksum=checksum)
+    return Published(path=serving, tables=tables, checksum=checksum, replaced_days=replaced)
 
 
-PARTITION_COLUMN = "as_of_date"
+FINGERPRINTS = ".fingerprints.json"
+"""In each partitioned table's export folder: its columns and each partition's
+fingerprint (`day_fingerprints`) as last written."""
+
+
+def _recorded(folder: Path, columns: list) -> dict[date, tuple]:
+    """The fingerprints of the partitions in an export folder, when they were written
+    with these columns and are all still there; else none (everything is rewritten)."""
+    try:
+        recorded = json.loads((folder / FINGERPRINTS).read_text())
+    except (OSError, ValueError):
+        return {}
+    if recorded.get("columns") != [list(c) for c in columns]:
+        return {}
+    days = from_json(recorded.get("days", {}))
+    present = {p.name for p in folder.glob(f"{PARTITION_COLUMN}=*")}
+    return {d: v for d, v in days.items() if f"{PARTITION_COLUMN}={d}" in present}
+
+
+def _swap(old: Path, new: Path | None) -> None:
+    """Replace folder `old` by `new` (rename; None removes it)."""
+    aside = old.with_name(f".{old.name}.old")
+    shutil.rmtree(aside, ignore_errors=True)
+    if old.exists():
+        os.rename(old, aside)
+    if new is not None:
+        os.rename(new, old)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
     """Parquet files of every published table under `exports/<table>/`: tables with an
     `as_of_date` are partitioned by it (`as_of_date=YYYY-MM-DD/`), the rest are one file.
 
-    Written beside the exports folder, then swapped in table by table (rename), so a tool
-    reading a table's folder sees the old files or the new ones."""
+    Written beside the exports folder, then swapped in by rename: a whole table folder
+    for the unpartitioned tables (and a partitioned one exported for the first time or
+    with new columns), else each changed partition folder, so that a tool reading a
+    partition sees its old files or its new ones. Partitions whose rows did not change
+    (their fingerprint is the one recorded in the folder's `.fingerprints.json`) are
+    not rewritten."""
     staging = exports.with_name(f".{exports.name}.{run_id}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     rows: dict[str, int] = {}
+    unchanged = 0
+    swaps: list[tuple[str, list[date] | None, dict]] = []  # (table, days or None = all, manifest)
     con = duckdb_connection.connect(str(serving), read_only=True)
     try:
         tables = con.execute(
@@ -164,39 +273,56 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
             " and table_name != 'publish_log' order by 1"
         ).fetchall()
         for (table,) in tables:
-            columns = {
-                c
-                for (c,) in con.execute(
-                    "select column_name from information_schema.columns"
-                    " where table_schema = 'main' and table_name = ?",
-                    [table],
-                ).fetchall()
-            }
+            columns = _columns(con, _here(con), "main", table)
             target = staging / table
-            if PARTITION_COLUMN in columns:
-                con.execute(
-                    f"copy (select * from main.\"{table}\" order by all) to '{target}'"
-                    f" (format parquet, partition_by ({PARTITION_COLUMN}))"
-                )
+            relation = f'main."{table}"'
+            if PARTITION_COLUMN in {c for c, _ in columns}:
+                current = day_fingerprints(con, relation)
+                recorded = _recorded(exports / table, columns)
+                days = changed_days(recorded, current) if recorded else None
+                selected = relation
+                if days is not None:
+                    unchanged += len(current) - len([d for d in days if d in current])
+                    listed = ", ".join(f"date '{d}'" for d in days) or "null"
+                    selected = f"(select * from {relation} where {PARTITION_COLUMN} in ({listed}))"
+                if days is None or days:
+                    con.execute(
+                        f"copy (select * from {selected} order by all) to '{target}'"
+                        f" (format parquet, partition_by ({PARTITION_COLUMN}))"
+                    )
+                target.mkdir(exist_ok=True)
+                manifest = {
+                    "columns": [list(c) for c in columns],
+                    "days": to_json(current),
+                }
+                swaps.append((table, days, manifest))
             else:
                 target.mkdir()
                 con.execute(
-                    f'copy (select * from main."{table}" order by all)'
+                    f"copy (select * from {relation} order by all)"
                     f" to '{target / (table + '.parquet')}' (format parquet)"
                 )
-            row = con.execute(f'select count(*) from main."{table}"').fetchone()
+                swaps.append((table, None, {}))
+            row = con.execute(f"select count(*) from {relation}").fetchone()
             rows[table] = int(row[0]) if row else 0
     finally:
         con.close()
     files = sum(1 for _ in staging.rglob("*.parquet"))
     partitions = sum(1 for _ in staging.glob(f"*/{PARTITION_COLUMN}=*"))
     exports.mkdir(parents=True, exist_ok=True)
-    for table in rows:
-        old = exports / f".{table}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if (exports / table).exists():
-            os.rename(exports / table, old)
-        os.rename(staging / table, exports / table)
-        shutil.rmtree(old, ignore_errors=True)
+    for table, days, manifest in swaps:
+        if manifest:
+            (staging / table / FINGERPRINTS).write_text(json.dumps(manifest))
+        if days is None:
+            _swap(exports / table, staging / table)
+            continue
+        for day in days:
+            name = f"{PARTITION_COLUMN}={day}"
+            written = staging / table / name
+            _swap(exports / table / name, written if written.exists() else None)
+        os.replace(staging / table / FINGERPRINTS, exports / table / FINGERPRINTS)
     shutil.rmtree(staging, ignore_errors=True)
-    return Exported(path=exports, rows=rows, files=files, partitions=partitions)
+    return Exported(
+        path=exports, rows=rows, files=files, partitions=partitions,
+        unchanged_partitions=unchanged,
+    )  # fmt: skip
