@@ -1,10 +1,19 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_health_score_drivers'}}}) }}
 -- Rule: an account-day's contributions sum to its health score (to 0.001; they are
 -- built to sum exactly at two decimals), and there are none when the score is null.
-with contributions as (
-    select account_id, as_of_date, sum(contribution) as contributions, count(contribution) as n
-    from {{ ref('fct_health_score_drivers') }}
-    group by account_id, as_of_date
+-- Over the days this run wrote (macros/test_scope.sql).
+with scoring_window as (
+    select * from {{ scoring_window_relation() }}
+),
+
+contributions as (
+    select drivers.account_id, drivers.as_of_date, sum(drivers.contribution) as contributions,
+        count(drivers.contribution) as n
+    from {{ ref('fct_health_score_drivers') }} as drivers
+    cross join scoring_window
+    where drivers.as_of_date
+        between scoring_window.score_from_date and scoring_window.score_to_date
+    group by drivers.account_id, drivers.as_of_date
 )
 
 select fact.account_id, fact.as_of_date, fact.health_score, contributions.contributions
