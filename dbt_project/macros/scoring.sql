@@ -73,3 +73,14 @@
         cast(null as date)
     {%- endif -%}
 {%- endmacro %}
+
+{#- bi_band_migrations' pre-hook on an incremental run: empty the days it rewrites (the
+    scoring window and the day after it). -#}
+{% macro delete_band_migration_days() -%}
+    {%- if is_incremental() -%}
+        {%- set window = ref('int_scoring_window') -%}
+        delete from {{ this }}
+        where as_of_date between (select score_from_date from {{ window }})
+            and (select {{ add_days('score_to_date', 1) }} from {{ window }})
+    {%- endif -%}
+{%- endmacro %}
