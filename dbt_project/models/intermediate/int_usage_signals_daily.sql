@@ -76,19 +76,39 @@ features_used as (
     group by windows.account_id, windows.as_of_date
 ),
 
--- the last active day on or before each scored day: one ordered pass over the
--- account's active days and scored days (usage first on a shared date)
-activity_and_days as (
-    select account_id, activity_date as as_of_date, activity_date, 0 as is_scored_day
+-- the last active day on or before each scored day: the last one before the first
+-- scored day (one aggregate, whatever the history), then one ordered pass over the
+-- scored days and the active days among them (usage first on a shared date)
+scored_range as (
+    select min(as_of_date) as first_date, max(as_of_date) as last_date from days
+),
+
+earlier_activity as (
+    select usage_daily.account_id, max(usage_daily.activity_date) as last_active_date
     from usage_daily
-    where activity_date <= (select max(as_of_date) from days)
+    cross join scored_range
+    where usage_daily.activity_date < scored_range.first_date
+    group by usage_daily.account_id
+),
+
+activity_and_days as (
+    select usage_daily.account_id, usage_daily.activity_date as as_of_date,
+        usage_daily.activity_date, 0 as is_scored_day
+    from usage_daily
+    cross join scored_range
+    where usage_daily.activity_date
+        between scored_range.first_date and scored_range.last_date
     union all
     select account_id, as_of_date, cast(null as date), 1
     from days
 ),
 
 last_activity as (
-    select account_id, as_of_date, last_active_date
+    select
+        ordered.account_id,
+        ordered.as_of_date,
+        coalesce(ordered.last_active_date, earlier_activity.last_active_date)
+            as last_active_date
     from (
         select
             account_id,
@@ -100,7 +120,9 @@ last_activity as (
             ) as last_active_date
         from activity_and_days
     ) as ordered
-    where is_scored_day = 1
+    left join earlier_activity
+        on earlier_activity.account_id = ordered.account_id
+    where ordered.is_scored_day = 1
 ),
 
 final as (
