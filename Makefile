@@ -51,8 +51,15 @@ generate: $(STAMP) ## (Re)generate sample data: ACCOUNTS=300 DAYS=120 SEED=42 BA
 		--accounts $(ACCOUNTS) --days $(DAYS) --seed $(SEED) --bad-rate $(BAD_RATE) \
 		$(if $(END),--end $(END),)
 
-bench: $(STAMP) ## Benchmarks (timings are measured here, never asserted in tests)
+BENCH_ACCOUNTS ?= 100000
+BENCH_DAYS ?= 365
+BENCH_REPEAT ?= 3
+BENCH_OUT ?= bench/results
+
+bench: $(STAMP) ## Benchmarks: the pipeline against hand-written DuckDB (BENCH_ACCOUNTS=100000 BENCH_DAYS=365 BENCH_REPEAT=3), the import time
 	@$(PY) bench/import_time.py
+	@$(PY) bench/pipeline.py --accounts $(BENCH_ACCOUNTS) --days $(BENCH_DAYS) \
+		--repeat $(BENCH_REPEAT) --out $(BENCH_OUT)
 
 reliability: $(STAMP) ## Crash, hostile-input, secrets, full-disk and failing-output scenarios; writes docs/reliability.md
 	@$(PY) -m orchestration.reliability

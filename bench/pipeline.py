@@ -4,8 +4,9 @@
     .venv/bin/python bench/pipeline.py --accounts 2000 --days 90 --repeat 3
 
 Generated data (`--seed`, no bad rows, ending `--end`) is cached by size under
-bench/cache/ (never committed). The last day is held back: the full build scores every
-day before it, then that day runs alone, as a nightly run would.
+bench/cache/ (never committed). The last day is held back: the full build loads the
+landing files of every day before it and scores those days, then that day's files
+arrive and it runs alone, as a nightly run would.
 
 Measured, each in a fresh process tree (wall time, and the peak of the summed resident
 memory of every process of the tree, sampled from /proc every 0.1 s):
@@ -16,9 +17,16 @@ memory of every process of the tree, sampled from /proc every 0.1 s):
   incremental_day_history2x
                     the same day with twice the history (`--days` x 2), to show that a day
                     costs what a day costs, not what the history costs
+  baseline_full_build / baseline_incremental_day
+                    bench/baseline.sql, the same fact rows written by hand in one DuckDB
+                    script with no orchestration, for the same days from the same raw
+                    tables (the raw layer each pipeline run loaded): what the pipeline's
+                    time is divided by. It starts from loaded raw tables, so the full
+                    build's ratio includes the pipeline's ingest of the landing files.
 
 Min and median of `--repeat` runs (the full builds: `--full-repeat`). Writes
-bench/results/latest.json and bench/results/latest.md (the table the README shows).
+bench/results/latest.json (sizes, every figure, the ratios, the targets met or not,
+machine, commit) and bench/results/latest.md (the tables the README shows).
 """
 
 from __future__ import annotations
@@ -152,6 +160,23 @@ def landing(accounts: int, days: int, end: date, seed: int) -> Path:
     return folder
 
 
+def held_back(land: Path, end: date) -> Path:
+    """The landing folder without the files of day `end` (hard links, cached): what the
+    landing folder held the night before. The full build loads this; the day's run then
+    finds that day's files new, as a nightly run does."""
+    folder = land.with_name(f"{land.name}-without-{end}")
+    if (folder / ".complete").is_file():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    for file in sorted(land.rglob("*")):
+        if file.is_file() and file.name != ".complete" and file.stem != end.isoformat():
+            linked = folder / file.relative_to(land)
+            linked.parent.mkdir(parents=True, exist_ok=True)
+            os.link(file, linked)
+    (folder / ".complete").touch()
+    return folder
+
+
 def _env(landing_dir: Path, data_dir: Path, end: date) -> dict[str, str]:
     return run_env(landing_dir, data_dir, HEALTH_AS_OF=end.isoformat())
 
@@ -161,30 +186,69 @@ def _cli(first: date | None, last: date) -> list[str]:
     return command + (["--from", first.isoformat()] if first else [])
 
 
+def _baseline(warehouse: Path, out: Path, first: date, last: date, as_of: date) -> list[str]:
+    return [sys.executable, str(ROOT / "bench" / "baseline.py"), "--warehouse", str(warehouse),
+            "--out", str(out), "--from", first.isoformat(), "--to", last.isoformat(),
+            "--as-of", as_of.isoformat()]  # fmt: skip
+
+
+@dataclass
+class SizeResult:
+    full: Measure
+    day: Measure
+    baseline_full: Measure
+    baseline_day: Measure
+
+
 def bench_size(
     name: str, accounts: int, days: int, end: date, seed: int, repeat: int, full_repeat: int
-) -> tuple[Measure, Measure]:
-    """Full builds up to the day before `end`, then `end` alone from a copy of the result."""
+) -> SizeResult:
+    """Full builds up to the day before `end`, then `end` alone from a copy of the result;
+    the hand-written baseline (bench/baseline.sql) for the same days from the same raw
+    tables: the full build's days from the full build's raw layer, `end` from the raw
+    layer the day's run left."""
     land = landing(accounts, days, end, seed)
+    before_end = held_back(land, end)
     work = CACHE / f"work-{accounts}x{days}"
-    full, day = Measure(f"full_build{name}"), Measure(f"incremental_day{name}")
-    built = work / "built"
+    result = SizeResult(
+        Measure(f"full_build{name}"),
+        Measure(f"incremental_day{name}"),
+        Measure(f"baseline_full_build{name}"),
+        Measure(f"baseline_incremental_day{name}"),
+    )
+    built, copy = work / "built", work / "day"
     work.mkdir(parents=True, exist_ok=True)
     for n in range(full_repeat):
         shutil.rmtree(built, ignore_errors=True)
-        sample = measured(
-            _cli(None, end - timedelta(days=1)), _env(land, built, end), work / f"full-{n}.log"
-        )
-        full.add(sample)
+        log = work / f"full-{n}.log"
+        sample = measured(_cli(None, end - timedelta(days=1)), _env(before_end, built, end), log)
+        result.full.add(sample)
         if sample.exit_code != 0:
-            raise SystemExit(f"the full build failed: see {work / f'full-{n}.log'}")
+            raise SystemExit(f"the full build failed: see {log}")
     for n in range(repeat):
-        copy = work / "day"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(built, copy)
-        sample = measured(_cli(end, end), _env(land, copy, end), work / f"day-{n}.log")
-        day.add(sample)
-    return full, day
+        log = work / f"day-{n}.log"
+        sample = measured(_cli(end, end), _env(land, copy, end), log)
+        result.day.add(sample)
+        if sample.exit_code != 0:
+            raise SystemExit(f"the incremental day failed: see {log}")
+    first = end - timedelta(days=days - 1)
+    runs = (
+        (result.baseline_full, built, first, end - timedelta(days=1), max(full_repeat, repeat)),
+        (result.baseline_day, copy, end, end, repeat),
+    )
+    for measure, data, first_day, last_day, times in runs:
+        for n in range(times):
+            out = work / "baseline.duckdb"
+            out.unlink(missing_ok=True)
+            log = work / f"{measure.name}-{n}.log"
+            command = _baseline(data / "warehouse.duckdb", out, first_day, last_day, end)
+            sample = measured(command, _env(land, work / "baseline-data", end), log)
+            measure.add(sample)
+            if sample.exit_code != 0:
+                raise SystemExit(f"the baseline failed: see {log}")
+    return result
 
 
 def _git_commit() -> str:
@@ -196,6 +260,55 @@ def _memory_gib() -> float:
     with open("/proc/meminfo") as fh:
         kib = int(fh.readline().split()[1])
     return round(kib / 2**20, 1)
+
+
+TARGETS = {
+    "full_build_over_baseline": 1.5,
+    "incremental_day_seconds": 10.0,
+    "incremental_day_history2x_over_history1x": 1.2,
+    "peak_rss_gib": 4.0,
+}
+
+
+def _median(report: dict, name: str) -> float | None:
+    measure = report["measures"].get(name)
+    return measure["seconds_median"] if measure else None
+
+
+def ratios(report: dict) -> dict[str, float]:
+    """Pipeline over baseline for the full build and the day; the day at 2x history over
+    the day at 1x (each from medians)."""
+    found = {}
+    pairs = {
+        "full_build_over_baseline": ("full_build", "baseline_full_build"),
+        "incremental_day_over_baseline": ("incremental_day", "baseline_incremental_day"),
+        "incremental_day_history2x_over_history1x": (
+            "incremental_day_history2x",
+            "incremental_day",
+        ),
+    }
+    for ratio, (top, bottom) in pairs.items():
+        a, b = _median(report, top), _median(report, bottom)
+        if a is not None and b:
+            found[ratio] = round(a / b, 3)
+    return found
+
+
+def target_checks(report: dict) -> dict[str, dict[str, object]]:
+    """Each target of the scale issue: its bound, the measured figure, met or not."""
+    peak = max(m["peak_rss_gib_max"] for m in report["measures"].values())
+    measured_values = {
+        "full_build_over_baseline": report["ratios"].get("full_build_over_baseline"),
+        "incremental_day_seconds": _median(report, "incremental_day"),
+        "incremental_day_history2x_over_history1x": report["ratios"].get(
+            "incremental_day_history2x_over_history1x"
+        ),
+        "peak_rss_gib": peak,
+    }
+    return {
+        name: {"bound": bound, "measured": value, "met": value is not None and value <= bound}
+        for name, (bound, value) in ((n, (b, measured_values[n])) for n, b in TARGETS.items())
+    }
 
 
 def markdown(report: dict) -> str:
@@ -210,12 +323,22 @@ def markdown(report: dict) -> str:
         )
     size = report["size"]
     machine = report["machine"]
+    history = f"history x2: {size['days'] * 2} days" if size["history2x"] else "no 2x history"
     head = (
         f"Pipeline benchmark, {size['accounts']:,} accounts x {size['days']} days "
-        f"(history x2: {size['days'] * 2} days), {report['date']}, "
+        f"({history}), {report['date']}, "
         f"{machine['cores']} cores / {machine['memory_gib']} GiB, commit {report['commit'][:10]}."
     )
-    return head + "\n\n" + "\n".join(rows) + "\n"
+    ratio_rows = ["| ratio | value |", "|---|---|"] + [
+        f"| {name} | {value} |" for name, value in report["ratios"].items()
+    ]
+    target_rows = ["| target | bound | measured | met |", "|---|---|---|---|"] + [
+        f"| {name} | {t['bound']} | {t['measured']} | {'yes' if t['met'] else 'no'} |"
+        for name, t in report["targets"].items()
+    ]
+    return (
+        "\n\n".join([head, "\n".join(rows), "\n".join(ratio_rows), "\n".join(target_rows)]) + "\n"
+    )
 
 
 def main() -> int:
@@ -232,31 +355,26 @@ def main() -> int:
     args = parser.parse_args()
 
     measures: dict[str, Measure] = {}
-    full, day = bench_size(
+    size = bench_size(
         "", args.accounts, args.days, args.end, args.seed, args.repeat, args.full_repeat
     )
-    measures[full.name], measures[day.name] = full, day
+    for measure in (size.full, size.day, size.baseline_full, size.baseline_day):
+        measures[measure.name] = measure
     if not args.no_history2x:
-        _, day2 = bench_size(
+        doubled = bench_size(
             "_history2x", args.accounts, 2 * args.days, args.end, args.seed, args.repeat, 1
         )
-        measures[day2.name] = day2
+        measures[doubled.day.name] = doubled.day
     report = {
         "date": datetime.now(UTC).date().isoformat(),
         "commit": _git_commit(),
         "machine": {"cores": os.cpu_count(), "memory_gib": _memory_gib()},
         "size": {"accounts": args.accounts, "days": args.days, "seed": args.seed,
-                 "end": args.end.isoformat()},
+                 "end": args.end.isoformat(), "history2x": not args.no_history2x},
         "measures": {name: m.summary() for name, m in measures.items()},
     }  # fmt: skip
-    if "incremental_day_history2x" in measures:
-        report["ratios"] = {
-            "incremental_day_history2x_over_history1x": round(
-                measures["incremental_day_history2x"].summary()["seconds_median"]  # type: ignore[operator]
-                / measures["incremental_day"].summary()["seconds_median"],  # type: ignore[operator]
-                3,
-            )
-        }
+    report["ratios"] = ratios(report)
+    report["targets"] = target_checks(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "latest.md").write_text(markdown(report))

@@ -13,7 +13,7 @@ the `score_auc` and `days_since_last_activity_auc` properties of the JUnit repor
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -146,3 +146,53 @@ def test_sample_data_exercises_every_scorecard(scored_warehouse: Path) -> None:
             "charity",
         }
     )
+
+
+def _baseline_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "baseline.py"
+    spec = importlib.util.spec_from_file_location("bench_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fact_rows(database: Path, schema: str, first: date, last: date) -> tuple[list, list]:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_name = 'fct_customer_health_daily' and table_schema = ?"
+            " order by ordinal_position",
+            [schema],
+        ).fetchall()
+        select = ", ".join(
+            f"round({name}, 9)" if kind in ("DOUBLE", "FLOAT") else name for name, kind in columns
+        )
+        return con.execute(
+            f"select {select} from {schema}.fct_customer_health_daily"
+            " where as_of_date between ? and ? order by account_id, as_of_date",
+            [first, last],
+        ).fetchall(), [name for name, _ in columns]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("days", ["every day", "one late day"])
+def test_the_bench_baseline_computes_the_same_fact_rows(
+    scored_warehouse: Path, tmp_path: Path, days: str
+) -> None:
+    """bench/baseline.sql, the hand-written script `make bench` divides the pipeline's
+    time by, writes exactly the pipeline's fact rows (every column; floats to 1e-9), for
+    the whole history and for one day alone: the ratio compares the same work."""
+    baseline = _baseline_module()
+    first = START if days == "every day" else END - timedelta(days=3)
+    last = END - timedelta(days=1) if days == "every day" else END - timedelta(days=3)
+    out = tmp_path / "baseline.duckdb"
+    written = baseline.run_baseline(scored_warehouse, out, first, last, END)
+    expected, columns = _fact_rows(scored_warehouse, "marts", first, last)
+    got, baseline_columns = _fact_rows(out, "main", first, last)
+    assert baseline_columns == columns
+    assert written == len(expected) > 0
+    assert got == expected
