@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import duckdb
 import psycopg2
@@ -30,6 +32,7 @@ from orchestration.fingerprints import (
 )
 
 COPY_BATCH_ROWS = 100_000
+T = TypeVar("T")
 
 _TYPES = {
     "VARCHAR": "text",
@@ -273,18 +276,16 @@ def publish_table(
         return TablePublication(rows, len(days))
 
 
-def copy_schema(
+def _each_table(
     duckdb_path: str,
     settings: PostgresSettings,
     schema: str,
-    target_schema: str | None = None,
-    *,
-    copied: dict[str, int] | None = None,
-) -> dict[str, int]:
-    """Copy every table of a DuckDB schema to Postgres; rows copied per table. `copied`, when
-    given, is filled table by table (each committed), so a caller whose copy failed part-way
-    can tell what was already replaced."""
-    copied = {} if copied is None else copied
+    write: Callable[[duckdb.DuckDBPyConnection, psycopg2.extensions.connection, str], T],
+    results: dict[str, T],
+) -> dict[str, T]:
+    """`write(source, target, table)` for every base table of a DuckDB schema, in name
+    order, each result put in `results` as it comes (so a caller whose write failed
+    part-way can tell what was already done)."""
     source = duckdb_connection.connect(duckdb_path, read_only=True)
     target = settings.connect()
     try:
@@ -297,11 +298,31 @@ def copy_schema(
             ).fetchall()
         ]
         for table in tables:
-            copied[table] = copy_table(source, target, schema, table, target_schema)
-        return dict(copied)
+            results[table] = write(source, target, table)
+        return dict(results)
     finally:
         target.close()
         source.close()
+
+
+def copy_schema(
+    duckdb_path: str,
+    settings: PostgresSettings,
+    schema: str,
+    target_schema: str | None = None,
+    *,
+    copied: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Copy every table of a DuckDB schema to Postgres; rows copied per table. `copied`, when
+    given, is filled table by table (each committed), so a caller whose copy failed part-way
+    can tell what was already replaced."""
+    return _each_table(
+        duckdb_path,
+        settings,
+        schema,
+        lambda source, target, table: copy_table(source, target, schema, table, target_schema),
+        {} if copied is None else copied,
+    )
 
 
 def publish_schema(
@@ -315,21 +336,10 @@ def publish_schema(
     """`publish_table` for every table of a DuckDB schema. `published`, when given, is
     filled table by table (each committed), so a caller whose publication failed
     part-way can tell what was already brought up to date."""
-    published = {} if published is None else published
-    source = duckdb_connection.connect(duckdb_path, read_only=True)
-    target = settings.connect()
-    try:
-        tables = [
-            row[0]
-            for row in source.execute(
-                "select table_name from information_schema.tables"
-                " where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
-                [schema],
-            ).fetchall()
-        ]
-        for table in tables:
-            published[table] = publish_table(source, target, schema, table, target_schema)
-        return dict(published)
-    finally:
-        target.close()
-        source.close()
+    return _each_table(
+        duckdb_path,
+        settings,
+        schema,
+        lambda source, target, table: publish_table(source, target, schema, table, target_schema),
+        {} if published is None else published,
+    )
