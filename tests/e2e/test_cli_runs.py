@@ -196,8 +196,10 @@ def test_the_run_after_a_killed_one_recovers_on_its_own_and_publishes(runs: dict
         if "Recovered from a run that died holding the warehouse" in line
     ]
     assert "pid " in line and "marked run " in line and "failed and freed its pool slots" in line
-    # those still running when it started (dbt may have finished on its own meanwhile)
-    assert " it left running" in line and "stopped " in line
+    # those still running when it started are stopped and named; they may all have ended
+    # on their own meanwhile (dbt's scoped tests finish fast): nothing is left either way
+    if " it left running" in line:
+        assert "stopped " in line
     assert runs["orphans_after_recovery"] == []
     # the recovered run publishes exactly what an uninterrupted run publishes
     root = runs["root"]
