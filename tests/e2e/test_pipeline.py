@@ -591,6 +591,19 @@ def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsy
     assert recorded[0] == "fail" and "failed expectations" in recorded[1]
 
 
+EVERY_DAY_WINDOW = (
+    "update intermediate.int_scoring_window"
+    " set score_from_date = data_start_date, score_to_date = as_of_date"
+)
+"""As if the last run had written every day (what a full build's window is)."""
+
+
+def _warehouse_copy(settings: Settings, tmp_path: Path) -> Path:
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(settings.warehouse_path.read_bytes())
+    return copy
+
+
 def test_exit_checks_validate_long_ranges_in_day_batches(pipeline, tmp_path, monkeypatch) -> None:
     """The exit suite takes a long range in batches of whole days, each against its own
     live account-days: every day is validated once, and a day missing one account fails
@@ -598,14 +611,10 @@ def test_exit_checks_validate_long_ranges_in_day_batches(pipeline, tmp_path, mon
     from orchestration.defs.quality import exit_checks
 
     settings, _ = pipeline
-    copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(settings.warehouse_path.read_bytes())
+    copy = _warehouse_copy(settings, tmp_path)
     con = duckdb.connect(str(copy))
     try:
-        con.execute(
-            "update intermediate.int_scoring_window set score_from_date = data_start_date,"
-            " score_to_date = as_of_date"
-        )
+        con.execute(EVERY_DAY_WINDOW)
         first, last = exit_checks.written_days(con)
         live = exit_checks.live_accounts_per_day(con, first, last)
         monkeypatch.setattr(exit_checks, "BATCH_ROWS", 3 * max(live.values()))
@@ -644,8 +653,7 @@ def test_dbt_tests_check_the_days_the_run_wrote(pipeline, tmp_path) -> None:
     from tests.warehouse import dbt
 
     settings, _ = pipeline
-    copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(settings.warehouse_path.read_bytes())
+    copy = _warehouse_copy(settings, tmp_path)
     con = duckdb.connect(str(copy))
     try:
         con.execute(
@@ -673,10 +681,7 @@ def test_dbt_tests_check_the_days_the_run_wrote(pipeline, tmp_path) -> None:
 
     con = duckdb.connect(str(copy))
     try:
-        con.execute(
-            "update intermediate.int_scoring_window set score_from_date = data_start_date,"
-            " score_to_date = as_of_date"
-        )
+        con.execute(EVERY_DAY_WINDOW)
     finally:
         con.close()
     every_day = dbt(args, tmp_path / "every-day", END, **env)
