@@ -283,8 +283,7 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
                 selected = relation
                 if days is not None:
                     unchanged += len(current) - len([d for d in days if d in current])
-                    listed = ", ".join(f"date '{d}'" for d in days) or "null"
-                    selected = f"(select * from {relation} where {PARTITION_COLUMN} in ({listed}))"
+                    selected = f"(select * from {relation} where {days_in(days)})"
                 if days is None or days:
                     con.execute(
                         f"copy (select * from {selected} order by all) to '{target}'"
