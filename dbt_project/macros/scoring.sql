@@ -43,6 +43,18 @@
     {{ return(var('health_components')) }}
 {%- endmacro %}
 
+{#- The non-null values of `expression` over one account-day's component rows (grouped
+    by account-day, one row per component), joined by `separator` in the order of
+    health_components(); null when there are none. The same as an ordered listagg, without
+    its cost: a sort per group (80% of int_health_scores' time, measured at 5,000 accounts)
+    and, on Spark, an order that collect_list does not keep. -#}
+{% macro in_component_order(expression, separator) -%}
+    nullif(concat_ws({{ separator }}
+    {%- for component in health_components() %},
+        max(case when component = '{{ component }}' then {{ expression }} end)
+    {%- endfor %}), '')
+{%- endmacro %}
+
 {#- The periods, in days, of the score changes the output contract carries
     (health_score_delta_7d/_30d, the drivers' change_7d/_30d, the movers' lists). A day's
     changes compare it with the days this many days before it, so a run scores those too

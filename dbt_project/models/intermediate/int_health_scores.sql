@@ -47,12 +47,12 @@ per_day as (
             as {{ component }}_score,
         {%- endfor %}
         max(case when is_overridden then 1 else 0 end) as has_component_override,
-        {{ dbt.listagg(
+        {{ in_component_order(
             "case when is_overridden then component || ': ' || override_reason end",
-            "'; '", 'order by component_order') }} as component_override_reasons,
-        {{ dbt.listagg(
+            "'; '") }} as component_override_reasons,
+        {{ in_component_order(
             'case when is_stale and component_weight > 0 then component end',
-            "','", 'order by component_order') }} as stale_components
+            "','") }} as stale_components
     from component_scores
     group by account_id, as_of_date
 ),

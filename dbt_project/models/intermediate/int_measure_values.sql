@@ -1,7 +1,12 @@
-{#- Every measure of the catalog (`health_measures` in dbt_project.yml) per scored
-    account-day, in long form, with its percentile within the account's scorecard that
-    day: the mid-rank percentile 100 * (values below + half the values equal) / values,
-    so a lone value or a tie of all values is 50. Null values have no percentile. -#}
+{#- Each measure of the catalog (`health_measures` in dbt_project.yml) that the account's
+    scorecard uses (int_scoring_measures), per scored account-day, in long form, with its
+    percentile within the account's scorecard that day where the scorecard scores the
+    measure by percentile (else null): the mid-rank percentile 100 * (values below + half
+    the values equal) / values, so a lone value or a tie of all values is 50. Null values
+    have no percentile and are not counted.
+    The long table is the widest of the run (account-days x measures): measures the
+    scorecard does not use are left out here, not after a join downstream, and only the
+    percentile measures pay for ranking. -#}
 {%- set sources = var('health_sources') %}
 
 with measure_values as (
@@ -13,36 +18,54 @@ with measure_values as (
         '{{ measure }}' as measure,
         cast({{ measure }} as double precision) as measure_value
     from {{ ref(sources[source]) }}
+    where scorecard in (
+        select scorecard from {{ ref('int_scoring_measures') }} where measure = '{{ measure }}'
+    )
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
 ),
 
-ranked as (
+percentile_pairs as (
+    select distinct scorecard, measure
+    from {{ ref('int_scoring_measures') }}
+    where method = 'percentile'
+),
+
+by_method as (
     select
-        account_id,
-        as_of_date,
-        measure,
-        100.0 * (
-            rank() over (
-                partition by scorecard, as_of_date, measure order by measure_value
-            ) - 1
-            + 0.5 * count(*) over (partition by scorecard, as_of_date, measure, measure_value)
-        ) / count(*) over (partition by scorecard, as_of_date, measure) as segment_percentile
+        measure_values.*,
+        percentile_pairs.measure is not null as by_percentile
     from measure_values
-    where measure_value is not null
+    left join percentile_pairs
+        on percentile_pairs.scorecard = measure_values.scorecard
+        and percentile_pairs.measure = measure_values.measure
 ),
 
 final as (
-    select
-        measure_values.*,
-        ranked.segment_percentile
-    from measure_values
-    left join ranked
-        on ranked.account_id = measure_values.account_id
-        and ranked.as_of_date = measure_values.as_of_date
-        and ranked.measure = measure_values.measure
+    select account_id, as_of_date, scorecard, measure, measure_value,
+        cast(null as double precision) as segment_percentile
+    from by_method
+    where not by_percentile
+    union all
+    select account_id, as_of_date, scorecard, measure, measure_value,
+        {#- nulls form their own partition, wherever an engine sorts them -#}
+        case when measure_value is not null then
+            100.0 * (
+                rank() over (
+                    partition by scorecard, as_of_date, measure, measure_value is null
+                    order by measure_value
+                ) - 1
+                + 0.5 * count(*) over (
+                    partition by scorecard, as_of_date, measure, measure_value
+                )
+            ) / count(*) over (
+                partition by scorecard, as_of_date, measure, measure_value is null
+            )
+        end as segment_percentile
+    from by_method
+    where by_percentile
 )
 
 select * from final
