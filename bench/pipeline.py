@@ -211,10 +211,12 @@ def bench_size(
     *,
     baselines: bool = True,
 ) -> SizeResult:
-    """Full builds up to the day before `end`, then `end` alone from a copy of the result;
-    the hand-written baseline (bench/baseline.sql) for the same days from the same raw
-    tables: the full build's days from the full build's raw layer, `end` from the raw
-    layer the day's run left (unless `baselines` is false)."""
+    """Full builds up to the day before `end`, then `end` alone from a copy of the result,
+    restored each time at the full build's path: a nightly run finds its warehouse where
+    the night before left it (dbt reuses its parse state, which is kept per warehouse
+    path); the hand-written baseline (bench/baseline.sql) for the same days from the
+    same raw tables: the full build's days from the full build's raw layer, `end` from
+    the raw layer the day's run left (unless `baselines` is false)."""
     land = landing(accounts, days, end, seed)
     before_end = held_back(land, end)
     work = CACHE / f"work-{accounts}x{days}"
@@ -224,34 +226,36 @@ def bench_size(
         Measure(f"baseline_full_build{name}"),
         Measure(f"baseline_incremental_day{name}"),
     )
-    built, copy = work / "built", work / "day"
+    data, full_built = work / "data", work / "full-build"
     work.mkdir(parents=True, exist_ok=True)
     for n in range(full_repeat):
-        shutil.rmtree(built, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
         log = work / f"full-{n}.log"
-        sample = measured(_cli(None, end - timedelta(days=1)), _env(before_end, built, end), log)
+        sample = measured(_cli(None, end - timedelta(days=1)), _env(before_end, data, end), log)
         result.full.add(sample)
         if sample.exit_code != 0:
             raise SystemExit(f"the full build failed: see {log}")
+    shutil.rmtree(full_built, ignore_errors=True)
+    data.rename(full_built)
     for n in range(repeat):
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(built, copy)
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.copytree(full_built, data)
         log = work / f"day-{n}.log"
-        sample = measured(_cli(end, end), _env(land, copy, end), log)
+        sample = measured(_cli(end, end), _env(land, data, end), log)
         result.day.add(sample)
         if sample.exit_code != 0:
             raise SystemExit(f"the incremental day failed: see {log}")
-    first = end - timedelta(days=days - 1)
+    first, day_before = end - timedelta(days=days - 1), end - timedelta(days=1)
     runs = (
-        (result.baseline_full, built, first, end - timedelta(days=1), max(full_repeat, repeat)),
-        (result.baseline_day, copy, end, end, repeat),
+        (result.baseline_full, full_built, first, day_before, max(full_repeat, repeat)),
+        (result.baseline_day, data, end, end, repeat),
     )
-    for measure, data, first_day, last_day, times in runs if baselines else ():
+    for measure, source, first_day, last_day, times in runs if baselines else ():
         for n in range(times):
             out = work / "baseline.duckdb"
             out.unlink(missing_ok=True)
             log = work / f"{measure.name}-{n}.log"
-            command = _baseline(data / "warehouse.duckdb", out, first_day, last_day, end)
+            command = _baseline(source / "warehouse.duckdb", out, first_day, last_day, end)
             sample = measured(command, _env(land, work / "baseline-data", end), log)
             measure.add(sample)
             if sample.exit_code != 0:
