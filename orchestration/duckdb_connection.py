@@ -7,7 +7,7 @@ budget. So every connection (the loader, the checks, publishing, exports, syncs,
 command line) opens through `connect`, and dbt's profile reads the same settings
 (dbt_project/profiles.yml; the dbt asset passes them on, see `dbt_settings_environment`):
 
-    HEALTH_DUCKDB_MEMORY_LIMIT  memory DuckDB may use per connection   (default 4GB)
+    HEALTH_DUCKDB_MEMORY_LIMIT  memory DuckDB may use per connection   (default 2.5GB)
     HEALTH_DUCKDB_THREADS       threads per connection                  (default 2)
     HEALTH_DUCKDB_TEMP_DIR      where DuckDB spills what does not fit   (default
                                 $HEALTH_DATA_DIR/tmp/duckdb)
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-DEFAULT_MEMORY_LIMIT = "4GB"
+DEFAULT_MEMORY_LIMIT = "2.5GB"
 DEFAULT_THREADS = 2
 
 

@@ -27,8 +27,8 @@ def test_connections_take_the_limits_from_the_settings(
     monkeypatch.delenv("HEALTH_DUCKDB_MEMORY_LIMIT", raising=False)
     monkeypatch.delenv("HEALTH_DUCKDB_THREADS", raising=False)
     monkeypatch.delenv("HEALTH_DUCKDB_TEMP_DIR", raising=False)
-    with connect() as con:  # the defaults: 4 GB, 2 threads, spilling under the data folder
-        assert _settings_of(con) == ("3.7 GiB", 2, str(tmp_path / "data" / "tmp" / "duckdb"))
+    with connect() as con:  # the defaults: 2.5 GB, 2 threads, spilling under the data folder
+        assert _settings_of(con) == ("2.3 GiB", 2, str(tmp_path / "data" / "tmp" / "duckdb"))
 
     monkeypatch.setenv("HEALTH_DUCKDB_MEMORY_LIMIT", "512MB")
     monkeypatch.setenv("HEALTH_DUCKDB_THREADS", "1")
