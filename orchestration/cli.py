@@ -388,7 +388,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not generate_sample_if_empty(settings, args):
         print(f"error: {settings.landing_dir} holds no landing files.", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    stage(f"Scanning {settings.landing_dir} for the dates to score")
+    if args.start is None or args.end is None:
+        stage(f"Scanning {settings.landing_dir} for the dates to score")
     window = resolve_window(settings, args.start, args.end)
     outcome = run_pipeline(settings, window, INGEST_JOB if args.ingest_only else "health_pipeline")
     if outcome and args.ingest_only:
