@@ -25,8 +25,8 @@ from orchestration import duckdb_connection
 from orchestration.fingerprints import (
     PARTITION_COLUMN,
     changed_days,
-    day_fingerprints,
     days_in,
+    fingerprints,
     from_json,
     to_json,
 )
@@ -251,7 +251,7 @@ def publish_table(
             return TablePublication(
                 _replace_table(cur, source, schema, table, columns, qualified), None
             )
-        current = day_fingerprints(source, f'"{schema}"."{table}"')
+        current = fingerprints(source, table, f'"{schema}"."{table}"')
         cur.execute(
             sql.SQL("insert into {} values (%s, %s, %s)").format(state),
             [table, signature, json.dumps(to_json(current))],

@@ -17,6 +17,11 @@ from orchestration.defs.publish.serving import (
     export_parquet,
     publish_serving_file,
 )
+from orchestration.fingerprints import (
+    day_fingerprints,
+    record_fingerprints,
+    recorded_fingerprints,
+)
 
 DAY1 = date(2026, 3, 1)
 
@@ -170,3 +175,48 @@ def test_an_unreadable_last_publication_is_rebuilt_whole(folders: dict[str, Path
     folders["serving"].write_bytes(b"not a duckdb file")
     published, _ = _publish(folders, "run-2")
     assert published.replaced_days["fct_customer_health_daily"] is None
+
+
+def _record_computed(path: Path, table: str, schema: str, *days: date) -> None:
+    """Record in `path` the computed fingerprints of `table` on `days` (all when none),
+    as dbt's post-hook does for what it writes; the other days keep their record."""
+    con = duckdb.connect(str(path))
+    try:
+        computed = day_fingerprints(con, f"{schema}.{table}")
+        kept = recorded_fingerprints(con, table) or {}
+        chosen = set(days) or set(computed)
+        record = {d: computed[d] if d in chosen else kept[d] for d in computed}
+        record_fingerprints(con, table, record)
+    finally:
+        con.close()
+
+
+def test_recorded_fingerprints_are_used_and_carried_to_the_serving_file(
+    folders: dict[str, Path],
+) -> None:
+    """Where the warehouse records the fingerprints of what it wrote, a publication
+    compares those (it hashes no history) and copies them into the serving file, where
+    the exports take them: a day whose record did not change is not touched, even when
+    its rows did behind the record's back."""
+    fact = "fct_customer_health_daily"
+    _record_computed(folders["warehouse"], fact, "marts")
+    _publish(folders, "run-1")
+    con = duckdb.connect(str(folders["serving"]), read_only=True)
+    try:
+        assert recorded_fingerprints(con, fact) == day_fingerprints(con, f"main.{fact}")
+    finally:
+        con.close()
+
+    _warehouse(
+        folders["warehouse"],
+        "update marts.fct_customer_health_daily set health_score = health_score + 1"
+        " where as_of_date in (date '2026-03-02', date '2026-03-03')",
+    )
+    _record_computed(folders["warehouse"], fact, "marts", date(2026, 3, 2))  # not day 3
+    published = publish_serving_file(folders["warehouse"], folders["serving"], run_id="run-2")
+    exported = export_parquet(folders["serving"], folders["exports"], run_id="run-2")
+    assert published.replaced_days[fact] == 1
+    assert exported.partitions == 1 and exported.unchanged_partitions == 3
+    served = {row[:2]: row[2] for row in _rows(folders["serving"], fact)}
+    assert served[("ACC-001", date(2026, 3, 2))] == 40 + 1 + 2 + 1  # replaced
+    assert served[("ACC-001", date(2026, 3, 3))] == 40 + 1 + 3  # trusted its record

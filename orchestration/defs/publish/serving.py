@@ -11,6 +11,10 @@ days whose rows differ from the warehouse's (`changed_days`: per day, the row co
 the sum of the rows' hashes), and every other table is replaced whole (they are small:
 one row per account or per segment). The exports rewrite only the partitions whose
 fingerprint differs from the one recorded when they were last written.
+
+The fingerprints come recorded (orchestration/fingerprints.py): the warehouse's as dbt
+wrote the days, the serving file's as the publication that wrote them copied them (its
+`publication` schema, beside `main`); they are computed only for a table without any.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from orchestration import duckdb_connection
 from orchestration.fingerprints import (
     PARTITION_COLUMN,
     changed_days,
-    day_fingerprints,
     days_in,
+    fingerprints,
     from_json,
+    record_fingerprints,
     to_json,
 )
 from orchestration.landing import utc_now
@@ -183,17 +188,18 @@ def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Publ
         previous = _base_tables(con)
         for stale in previous - {name for _, name in names}:
             con.execute(f'drop table main."{stale}"')
+            record_fingerprints(con, stale, {})
         for schema, name in names:
             source = f'warehouse.{schema}."{name}"'
             columns = _columns(con, "warehouse", schema, name)
+            partitioned = PARTITION_COLUMN in {c for c, _ in columns}
+            new = fingerprints(con, name, source, "warehouse") if partitioned else {}
             if (
                 name in previous
-                and PARTITION_COLUMN in {c for c, _ in columns}
+                and partitioned
                 and _columns(con, _here(con), "main", name) == columns
             ):
-                days = changed_days(
-                    day_fingerprints(con, f'main."{name}"'), day_fingerprints(con, source)
-                )
+                days = changed_days(fingerprints(con, name, f'main."{name}"'), new)
                 if days:
                     where = days_in(days)
                     con.execute(f'delete from main."{name}" where {where}')
@@ -202,6 +208,7 @@ def publish_serving_file(warehouse: Path, serving: Path, *, run_id: str) -> Publ
             else:
                 con.execute(f'create or replace table main."{name}" as select * from {source}')
                 replaced[name] = None
+            record_fingerprints(con, name, new)
             row = con.execute(f'select count(*) from main."{name}"').fetchone()
             tables[name] = int(row[0]) if row else 0
         con.execute(
@@ -277,7 +284,7 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
             target = staging / table
             relation = f'main."{table}"'
             if PARTITION_COLUMN in {c for c, _ in columns}:
-                current = day_fingerprints(con, relation)
+                current = fingerprints(con, table, relation)
                 recorded = _recorded(exports / table, columns)
                 days = changed_days(recorded, current) if recorded else None
                 selected = relation

@@ -1,0 +1,68 @@
+{#-
+    Day fingerprints, recorded as the marts are written: so that publishing one day costs
+    one day, not a hash of all history (orchestration/fingerprints.py reads them).
+
+    `publication.day_fingerprints` holds, per mart rewritten by day (incremental, unique
+    key as_of_date: the models whose tests test_scope.sql scopes to the run's days) and
+    per as_of_date, the day's row count and the sum of its rows' hashes. Each such mart
+    updates its own rows in a post-hook (dbt_project.yml), in the same transaction as
+    its rows: the days of int_scoring_window and the day after it (bi_band_migrations
+    writes that one too), every day the table holds without a fingerprint (a first build,
+    a full refresh), and none of the days it no longer holds. Other models record nothing.
+-#}
+{% macro day_fingerprints_relation() -%}
+    {{- return(api.Relation.create(database=target.database,
+        schema=generate_schema_name('publication', none), identifier='day_fingerprints')) -}}
+{%- endmacro %}
+
+{#- on-run-start (dbt_project.yml): the table, before models that write it run in
+    parallel (two threads creating it at once conflict). -#}
+{% macro create_day_fingerprints_table() -%}
+    {%- set fingerprints = day_fingerprints_relation() -%}
+    create schema if not exists {{ adapter.quote(fingerprints.schema) }};
+    create table if not exists {{ fingerprints }} (
+        table_name varchar(128) not null,
+        as_of_date date not null,
+        row_count bigint not null,
+        row_hash_sum varchar(64) not null
+    )
+{%- endmacro %}
+
+{% macro record_day_fingerprints() -%}
+    {%- if config.get('materialized') == 'incremental'
+        and config.get('unique_key') == 'as_of_date' -%}
+        {%- set fingerprints = day_fingerprints_relation() -%}
+        {%- set window = ref('int_scoring_window') -%}
+        {%- set written -%}
+            as_of_date between (select score_from_date from {{ window }})
+                and (select {{ add_days('score_to_date', 1) }} from {{ window }})
+        {%- endset -%}
+        delete from {{ fingerprints }}
+        where table_name = '{{ this.identifier }}'
+            and ({{ written }} or as_of_date not in (select as_of_date from {{ this }}));
+        insert into {{ fingerprints }}
+        select '{{ this.identifier }}', as_of_date, count(*), {{ row_hash_sum('t') }}
+        from {{ this }} as t
+        where {{ written }}
+            or as_of_date not in (
+                select as_of_date from {{ fingerprints }}
+                where table_name = '{{ this.identifier }}'
+            )
+        group by as_of_date
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The sum of the hashes of a relation's rows (`alias`: the relation's alias), as text:
+    DuckDB's `hash` of the whole row, which orchestration/fingerprints.py computes where
+    nothing was recorded, so that recorded and computed fingerprints compare. -#}
+{% macro row_hash_sum(alias) -%}
+    {{ return(adapter.dispatch('row_hash_sum')(alias)) }}
+{%- endmacro %}
+
+{% macro default__row_hash_sum(alias) -%}
+    cast(sum(hash({{ alias }})) as varchar)
+{%- endmacro %}
+
+{% macro postgres__row_hash_sum(alias) -%}
+    cast(sum(hashtextextended(cast({{ alias }} as text), 0)) as varchar)
+{%- endmacro %}
