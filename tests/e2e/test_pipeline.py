@@ -82,14 +82,36 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path):
     generate(landing, accounts=40, start=START, end=END, seed=7, bad_rate=0.01)
     settings = Settings.from_env()
     window = resolve_window(settings, None, None)
+    # the first build in chunks of 8 days (40 accounts), as a large one would be built
+    mp.setenv("HEALTH_BUILD_CHUNK_ACCOUNT_DAYS", str(CHUNK_DAYS * 40))
     assert run_pipeline(settings, window)
+    mp.delenv("HEALTH_BUILD_CHUNK_ACCOUNT_DAYS")
     yield settings, window
     mp.undo()
+
+
+CHUNK_DAYS = 8
 
 
 def test_window_is_the_data_range(pipeline) -> None:
     _, window = pipeline
     assert window == RunWindow(START, END)
+
+
+def test_the_first_build_ran_in_chunks_of_days(pipeline) -> None:
+    """dbt built the 21 days in consecutive parts of at most CHUNK_DAYS days, each tested
+    (its test results recorded under its days); later tests compare with one build."""
+    settings, _ = pipeline
+    parts = _fact(
+        settings.warehouse_path,
+        "select distinct partition from quality.quality_check_results"
+        " where stage = 'middle' order by 1",
+    )
+    firsts = [date.fromisoformat(p.split("..")[0]) for (p,) in parts]
+    lasts = [date.fromisoformat(p.split("..")[1]) for (p,) in parts]
+    assert firsts[0] == START and lasts[-1] == END and len(parts) >= 3
+    assert all(b == a + timedelta(days=1) for a, b in zip(lasts, firsts[1:], strict=False))
+    assert all((last - first).days < CHUNK_DAYS for first, last in zip(firsts, lasts, strict=True))
 
 
 UI_QUERY = """
@@ -353,7 +375,8 @@ def test_bad_rows_are_quarantined_and_counted(pipeline) -> None:
 
 def test_rerunning_a_range_gives_the_rows_the_full_build_gave(pipeline) -> None:
     """Re-running some days rewrites them (delete+insert) with exactly the rows the first,
-    full build wrote, deltas and drivers included: no state leaks between runs."""
+    full build wrote, deltas and drivers included: no state leaks between runs, nor
+    between the parts the full build was built in (the range spans a part's end)."""
     settings, _ = pipeline
     queries = [
         "select * from fct_customer_health_daily order by account_id, as_of_date",
@@ -771,6 +794,23 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
         settings.warehouse_path,
         "select score_from_date, score_to_date from intermediate.int_scoring_window",
     ) == [(day, day)]
+    # the fingerprints publishing trusts are those of the rows, in the warehouse (dbt
+    # recorded them as it wrote) and in the serving file (the publication copied them)
+    for database, schema in ((settings.warehouse_path, "marts"), (settings.serving_path, "main")):
+        _assert_recorded_fingerprints_match(database, schema, tables)
+
+
+def _assert_recorded_fingerprints_match(database: Path, schema: str, tables: list[str]) -> None:
+    from orchestration.fingerprints import day_fingerprints, recorded_fingerprints
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        for table in tables:
+            recorded = recorded_fingerprints(con, table)
+            assert recorded, f"{database.name}: nothing recorded for {table}"
+            assert recorded == day_fingerprints(con, f'{schema}."{table}"'), table
+    finally:
+        con.close()
 
 
 BI_READER = r"""

@@ -7,8 +7,10 @@
     score_from_date / score_to_date
                      the days this run (re)writes in the fact table: the Dagster partition
                      window (dbt's --event-time-start/--event-time-end flags, see
-                     run_window_date in macros/scoring.sql) when the fact table already
-                     holds history, otherwise every day from data_start_date to as_of_date.
+                     run_window_date in macros/scoring.sql), clamped to the data's days;
+                     when the fact table holds no history yet, from data_start_date (a
+                     first run builds the history up to its window's end; the dbt asset
+                     builds a long one in chunks, orchestration/defs/dbt/assets.py).
 -#}
 {%- set fact = adapter.get_relation(
         database=target.database,
@@ -77,13 +79,11 @@ final as (
         as_of_date,
         {% if fact_has_history -%}
         greatest(data_start_date, coalesce({{ run_window_date('start') }}, data_start_date))
-            as score_from_date,
+        {%- else -%}
+        data_start_date
+        {%- endif %} as score_from_date,
         least(as_of_date, coalesce({{ run_window_date('end') }}, as_of_date))
             as score_to_date
-        {%- else -%}
-        data_start_date as score_from_date,
-        as_of_date as score_to_date
-        {%- endif %}
     from bounds
 )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import (
     DagsterDbtCliRuntimeError,
@@ -20,6 +21,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.build_chunks import build_chunks, chunk_account_days
 from orchestration.defs.config.assets import checked_config
 from orchestration.defs.dbt.project import dbt_project, invocation_target, keep_parse_state
 from orchestration.defs.quality.dbt_results import dbt_test_records, missing_results_record
@@ -156,7 +158,26 @@ def health_dbt_models(
     first_day, last_day = scored_days(context, settings)
     checked_config(settings.config_dir, as_of=last_day)
     env = dbt_environment(settings, last_day.isoformat())
-    context.log.info(f"dbt build for {first_day} .. {last_day}")
+    chunks = build_chunks(first_day, last_day, _accounts(warehouse), chunk_account_days())
+    for number, (start, end) in enumerate(chunks, 1):
+        part = f" (part {number} of {len(chunks)})" if len(chunks) > 1 else ""
+        context.log.info(f"dbt build for {start} .. {end}{part}")
+        # only the last part reports its models and tests to Dagster (each asset is
+        # materialized once per step); every part records its test results
+        yield from _build(context, dbt, warehouse, env, start, end, report=number == len(chunks))
+
+
+def _build(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    env: Mapping[str, str],
+    first_day: date,
+    last_day: date,
+    *,
+    report: bool,
+) -> Iterator[Any]:
+    """One `dbt build` of the selected models for `first_day`..`last_day`."""
     target = invocation_target(context.op_execution_context.op.name, context.run_id, env)
     with patched_environ(env):
         invocation = dbt.cli(
@@ -165,7 +186,10 @@ def health_dbt_models(
             target_path=target,
         )
         try:
-            yield from invocation.stream()
+            if report:
+                yield from invocation.stream()
+            else:
+                invocation.wait()
         except DagsterDbtCliRuntimeError as exc:
             if "lock" in str(exc).lower():
                 raise  # the warehouse file was held by another process: worth a retry
@@ -177,6 +201,16 @@ def health_dbt_models(
             keep_parse_state(invocation.target_path, env)
             partition = partition_range(first_day, last_day)
             record_test_results(context, warehouse, invocation, partition)
+
+
+def _accounts(warehouse: WarehouseResource) -> int:
+    """Accounts in the raw layer (0 before any load): what a day of scoring costs."""
+    with warehouse.connect() as con:
+        try:
+            row = con.execute("select count(distinct account_id) from raw.accounts").fetchone()
+        except duckdb.CatalogException:
+            return 0
+    return int(row[0]) if row else 0
 
 
 def stop_if_running(context: AssetExecutionContext, invocation: DbtCliInvocation) -> None:
