@@ -247,7 +247,7 @@ def bench_size(
             raise SystemExit(f"the incremental day failed: see {log}")
     first, day_before = end - timedelta(days=days - 1), end - timedelta(days=1)
     runs = (
-        (result.baseline_full, full_built, first, day_before, max(full_repeat, repeat)),
+        (result.baseline_full, full_built, first, day_before, full_repeat),
         (result.baseline_day, data, end, end, repeat),
     )
     for measure, source, first_day, last_day, times in runs if baselines else ():
