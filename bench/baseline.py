@@ -38,6 +38,7 @@ def run_baseline(
     `seeds_dir` into `out`'s main.fct_customer_health_daily; the number of rows written."""
     con = connect(out)
     try:
+        con.execute("set preserve_insertion_order = false")  # as dbt's profile
         for name, value in (
             ("score_from", first.isoformat()),
             ("score_to", last.isoformat()),

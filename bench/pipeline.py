@@ -22,7 +22,9 @@ memory of every process of the tree, sampled from /proc every 0.1 s):
                     script with no orchestration, for the same days from the same raw
                     tables (the raw layer each pipeline run loaded): what the pipeline's
                     time is divided by. It starts from loaded raw tables, so the full
-                    build's ratio includes the pipeline's ingest of the landing files.
+                    build's ratio includes the pipeline's ingest of the landing files;
+                    DuckDB gets BENCH_BASELINE_MEMORY_LIMIT (default 16GB) for it, and
+                    the peak-memory target applies to the pipeline's runs.
 
 Min and median of `--repeat` runs (the full builds: `--full-repeat`). Writes
 bench/results/latest.json (sizes, every figure, the ratios, the targets met or not,
@@ -47,9 +49,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's package beside it
 
+from orchestration.duckdb_connection import DEFAULT_MEMORY_LIMIT  # noqa: E402
 from orchestration.reliability.runs import run_env  # noqa: E402
 
 CACHE = ROOT / "bench" / "cache"
+BASELINE_MEMORY_LIMIT = os.environ.get("BENCH_BASELINE_MEMORY_LIMIT", "16GB")
+"""DuckDB's memory for the baseline: what the machine can give, not the pipeline's budget
+(the baseline scores every day in one query, which at 100,000 accounts x 365 days runs
+out of 2.5 GB), so the ratios compare with DuckDB at its fastest here."""
 RESULTS = ROOT / "bench" / "results"
 SAMPLE_SECONDS = 0.1
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -256,7 +263,9 @@ def bench_size(
             out.unlink(missing_ok=True)
             log = work / f"{measure.name}-{n}.log"
             command = _baseline(source / "warehouse.duckdb", out, first_day, last_day, end)
-            sample = measured(command, _env(land, work / "baseline-data", end), log)
+            env = _env(land, work / "baseline-data", end)
+            env["HEALTH_DUCKDB_MEMORY_LIMIT"] = BASELINE_MEMORY_LIMIT
+            sample = measured(command, env, log)
             measure.add(sample)
             if sample.exit_code != 0:
                 raise SystemExit(f"the baseline failed: see {log}")
@@ -308,7 +317,11 @@ def ratios(report: dict) -> dict[str, float]:
 
 def target_checks(report: dict) -> dict[str, dict[str, object]]:
     """Each target of the scale issue: its bound, the measured figure, met or not."""
-    peak = max(m["peak_rss_gib_max"] for m in report["measures"].values())
+    peak = max(
+        m["peak_rss_gib_max"]
+        for name, m in report["measures"].items()
+        if not name.startswith("baseline")  # the pipeline's peak; the baseline may use more
+    )
     measured_values = {
         "full_build_over_baseline": report["ratios"].get("full_build_over_baseline"),
         "incremental_day_seconds": _median(report, "incremental_day"),
@@ -345,6 +358,8 @@ def markdown(report: dict) -> str:
         f"Pipeline benchmark, {size['accounts']:,} accounts x {size['days']} days "
         f"({history}), {report['date']}, "
         f"{machine['cores']} cores / {machine['memory_gib']} GiB, commit {report['commit'][:10]}."
+        f" DuckDB memory: the pipeline {report.get('memory', {}).get('pipeline')},"
+        f" the baseline {report.get('memory', {}).get('baseline')}."
     )
     ratio_rows = ["| ratio | value |", "|---|---|"] + [
         f"| {name} | {value} |" for name, value in report["ratios"].items()
@@ -396,6 +411,8 @@ def main() -> int:
         "size": {"accounts": args.accounts, "days": args.days, "seed": args.seed,
                  "end": args.end.isoformat(), "history2x": not args.no_history2x},
         "measures": {name: m.summary() for name, m in measures.items()},
+        # run_env leaves HEALTH_* out: the pipeline runs with the defaults
+        "memory": {"pipeline": DEFAULT_MEMORY_LIMIT, "baseline": BASELINE_MEMORY_LIMIT},
     }  # fmt: skip
     report["ratios"] = ratios(report)
     report["targets"] = target_checks(report)
