@@ -358,8 +358,8 @@ def markdown(report: dict) -> str:
         f"Pipeline benchmark, {size['accounts']:,} accounts x {size['days']} days "
         f"({history}), {report['date']}, "
         f"{machine['cores']} cores / {machine['memory_gib']} GiB, commit {report['commit'][:10]}."
-        f" DuckDB memory: the pipeline {report.get('memory', {}).get('pipeline')},"
-        f" the baseline {report.get('memory', {}).get('baseline')}."
+        f" DuckDB memory: the pipeline {report['memory']['pipeline']},"
+        f" the baseline {report['memory']['baseline']}."
     )
     ratio_rows = ["| ratio | value |", "|---|---|"] + [
         f"| {name} | {value} |" for name, value in report["ratios"].items()
