@@ -14,8 +14,8 @@ memory of every process of the tree, sampled from /proc every 0.1 s):
   full_build        an empty warehouse, ingest through publish, up to the day before the end
   incremental_day   the held-back day alone, after the full build (each repetition starts
                     from a copy of the warehouse the full build left)
-  incremental_day_history2x
-                    the same day with twice the history (`--days` x 2), to show that a day
+  full_build_history2x / incremental_day_history2x
+                    the same with twice the history (`--days` x 2), to show that a day
                     costs what a day costs, not what the history costs
   baseline_full_build / baseline_incremental_day
                     bench/baseline.sql, the same fact rows written by hand in one DuckDB
@@ -28,7 +28,8 @@ memory of every process of the tree, sampled from /proc every 0.1 s):
 
 Min and median of `--repeat` runs (the full builds: `--full-repeat`). Writes
 bench/results/latest.json (sizes, every figure, the ratios, the targets met or not,
-machine, commit) and bench/results/latest.md (the tables the README shows).
+machine, commit) and bench/results/latest.md (the tables the README shows), rewritten
+after every run: a benchmark stopped part-way leaves its figures so far, marked incomplete.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -217,13 +219,15 @@ def bench_size(
     full_repeat: int,
     *,
     baselines: bool = True,
+    progress: Callable[[Measure], None] = lambda measure: None,
 ) -> SizeResult:
     """Full builds up to the day before `end`, then `end` alone from a copy of the result,
     restored each time at the full build's path: a nightly run finds its warehouse where
     the night before left it (dbt reuses its parse state, which is kept per warehouse
     path); the hand-written baseline (bench/baseline.sql) for the same days from the
     same raw tables: the full build's days from the full build's raw layer, `end` from
-    the raw layer the day's run left (unless `baselines` is false)."""
+    the raw layer the day's run left (unless `baselines` is false). `progress` is called
+    with a measure after each of its runs."""
     land = landing(accounts, days, end, seed)
     before_end = held_back(land, end)
     work = CACHE / f"work-{accounts}x{days}"
@@ -240,6 +244,7 @@ def bench_size(
         log = work / f"full-{n}.log"
         sample = measured(_cli(None, end - timedelta(days=1)), _env(before_end, data, end), log)
         result.full.add(sample)
+        progress(result.full)
         if sample.exit_code != 0:
             raise SystemExit(f"the full build failed: see {log}")
     shutil.rmtree(full_built, ignore_errors=True)
@@ -250,6 +255,7 @@ def bench_size(
         log = work / f"day-{n}.log"
         sample = measured(_cli(end, end), _env(land, data, end), log)
         result.day.add(sample)
+        progress(result.day)
         if sample.exit_code != 0:
             raise SystemExit(f"the incremental day failed: see {log}")
     first, day_before = end - timedelta(days=days - 1), end - timedelta(days=1)
@@ -267,6 +273,7 @@ def bench_size(
             env["HEALTH_DUCKDB_MEMORY_LIMIT"] = BASELINE_MEMORY_LIMIT
             sample = measured(command, env, log)
             measure.add(sample)
+            progress(measure)
             if sample.exit_code != 0:
                 raise SystemExit(f"the baseline failed: see {log}")
     return result
@@ -361,6 +368,9 @@ def markdown(report: dict) -> str:
         f" DuckDB memory: the pipeline {report['memory']['pipeline']},"
         f" the baseline {report['memory']['baseline']}."
     )
+    if not report["complete"]:
+        head += " Incomplete: the runs so far (the benchmark is running or was stopped)."
+
     ratio_rows = ["| ratio | value |", "|---|---|"] + [
         f"| {name} | {value} |" for name, value in report["ratios"].items()
     ]
@@ -387,13 +397,17 @@ def main() -> int:
     args = parser.parse_args()
 
     measures: dict[str, Measure] = {}
-    size = bench_size(
-        "", args.accounts, args.days, args.end, args.seed, args.repeat, args.full_repeat
-    )
-    for measure in (size.full, size.day, size.baseline_full, size.baseline_day):
+
+    def progress(measure: Measure) -> None:
         measures[measure.name] = measure
+        write_report(args, measures, complete=False)
+
+    bench_size(
+        "", args.accounts, args.days, args.end, args.seed, args.repeat, args.full_repeat,
+        progress=progress,
+    )  # fmt: skip
     if not args.no_history2x:
-        doubled = bench_size(
+        bench_size(
             "_history2x",
             args.accounts,
             2 * args.days,
@@ -401,12 +415,21 @@ def main() -> int:
             args.seed,
             args.repeat,
             1,
-            baselines=False,  # only its incremental day is reported
+            baselines=False,  # its full build and incremental day
+            progress=progress,
         )
-        measures[doubled.day.name] = doubled.day
+    print(markdown(write_report(args, measures, complete=True)))
+    return 0
+
+
+def write_report(args: argparse.Namespace, measures: dict[str, Measure], *, complete: bool) -> dict:
+    """latest.json and latest.md from the runs so far: rewritten after every run, so a
+    benchmark stopped part-way (a long size, a session's end) leaves what it measured,
+    marked incomplete."""
     report = {
         "date": datetime.now(UTC).date().isoformat(),
         "commit": _git_commit(),
+        "complete": complete,
         "machine": {"cores": os.cpu_count(), "memory_gib": _memory_gib()},
         "size": {"accounts": args.accounts, "days": args.days, "seed": args.seed,
                  "end": args.end.isoformat(), "history2x": not args.no_history2x},
@@ -419,8 +442,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "latest.md").write_text(markdown(report))
-    print(markdown(report))
-    return 0
+    return report
 
 
 if __name__ == "__main__":
