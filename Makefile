@@ -47,7 +47,7 @@ dev: $(STAMP) ## Start the Dagster UI and daemon on http://127.0.0.1:3000 with t
 	@$(PY) -m orchestration.cli dev --host 127.0.0.1 --port 3000
 
 generate: $(STAMP) ## (Re)generate sample data: ACCOUNTS=300 DAYS=120 SEED=42 BAD_RATE=0.002 END=yyyy-mm-dd
-	@$(PY) -m orchestration.sample_data --out $${HEALTH_LANDING_DIR:-data/landing} --force \
+	@$(PY) -m customer_health.sample_data --out $${HEALTH_LANDING_DIR:-data/landing} --force \
 		--accounts $(ACCOUNTS) --days $(DAYS) --seed $(SEED) --bad-rate $(BAD_RATE) \
 		$(if $(END),--end $(END),)
 

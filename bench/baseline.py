@@ -6,7 +6,7 @@ marts.fct_customer_health_daily from a warehouse's raw tables, in one process, n
 
 The warehouse is attached read-only; the fact table is written to OUT (replaced). The
 connection takes the pipeline's resource limits (HEALTH_DUCKDB_MEMORY_LIMIT, _THREADS,
-_TEMP_DIR: orchestration/duckdb_connection.py), so both are measured under the same budget.
+_TEMP_DIR: customer_health/duckdb_connection.py), so both are measured under the same budget.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's package beside it
 
-from orchestration.duckdb_connection import connect  # noqa: E402
+from customer_health.duckdb_connection import connect  # noqa: E402
 
 BASELINE_SQL = Path(__file__).with_name("baseline.sql")
 SEEDS_DIR = ROOT / "seeds"

@@ -15,7 +15,7 @@
 --   - one wide row per account-day carries every measure; a scorecard's measures are
 --     scored with list functions over its configuration, not through a long
 --     account-day x measure table.
--- The scoring configuration is expected to be valid (orchestration/scoring_config.py checks
+-- The scoring configuration is expected to be valid (customer_health/scoring_config.py checks
 -- it before every pipeline run): measure bands do not overlap, overrides do not overlap.
 
 -- The catalog: dbt_project.yml `vars:` health_components, health_measures (with the source

@@ -8,7 +8,7 @@ how long each took. The project's own cost is the second import: the same quanti
 the difference of the two whole-process times, without the start-up and teardown noise
 that dominates process timings on a shared machine. The medians of N repetitions are
 reported. Target (issue 6): under one second. Needs a parsed manifest (run `make run` or
-`python -c "from orchestration.defs.dbt.project import prepare_manifest; prepare_manifest()"`).
+`python -c "from orchestration.dbt_project import prepare_manifest; prepare_manifest()"`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))  # run as a script: the project root is not on the path
-    from orchestration.defs.dbt.project import prepare_manifest
+    from orchestration.dbt_project import prepare_manifest
 
     prepare_manifest()
     samples = [probe() for _ in range(args.repeat)]

@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: the project's package beside it
 
-from orchestration.duckdb_connection import DEFAULT_MEMORY_LIMIT  # noqa: E402
+from customer_health.duckdb_connection import DEFAULT_MEMORY_LIMIT  # noqa: E402
 from orchestration.reliability.runs import run_env  # noqa: E402
 
 CACHE = ROOT / "bench" / "cache"
@@ -160,7 +160,7 @@ def landing(accounts: int, days: int, end: date, seed: int) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     print(f"generating {accounts:,} accounts x {days} days into {folder}", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "orchestration.sample_data", "--out", str(folder),
+        [sys.executable, "-m", "customer_health.sample_data", "--out", str(folder),
          "--accounts", str(accounts), "--days", str(days), "--end", end.isoformat(),
          "--seed", str(seed), "--bad-rate", "0"],
         cwd=ROOT, check=True,

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from orchestration import duckdb_connection
-from orchestration.defs.ingest.loader import raw_layer_counts
-from orchestration.landing import event_date_range, utc_now
+from customer_health import duckdb_connection
+from customer_health.landing import event_date_range, utc_now
+from customer_health.loader import raw_layer_counts
+from customer_health.settings import Settings
 from orchestration.run_outcome import (
     EXIT_BAD_ARGUMENTS,
     EXIT_CODES,
@@ -36,7 +37,6 @@ from orchestration.run_outcome import (
     RunOutcome,
     outcome_of,
 )
-from orchestration.settings import Settings
 from orchestration.warehouse_lock import (
     CLI_RUN_TAG,
     RUN_TOKEN_ENV,
@@ -150,13 +150,14 @@ def run_pipeline(
 ) -> RunOutcome:
     """Materialize the whole graph (or another job) for the window as one run. The outcome
     is true when the run succeeded, and says what happened to each output."""
-    from orchestration.defs.dbt.project import prepare_manifest
+    from orchestration.dbt_project import prepare_manifest
 
     settings = cover_partitions(settings, window)
     stage("Parsing the dbt project")
     prepare_manifest()
     from orchestration.definitions import defs
-    from orchestration.defs.warehouse import RANGE_END_TAG, RANGE_START_TAG, WAREHOUSE_POOL
+    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+    from orchestration.defs.policies import WAREHOUSE_POOL
 
     what = "ingest" if job_name == INGEST_JOB else "ingest -> dbt build -> checks -> publish"
     job = defs.resolve_job_def(job_name)
@@ -202,7 +203,7 @@ def output_keys(defs: object, job: object) -> list[object]:
 
 
 def serving_key() -> object:
-    from orchestration.defs.publish.assets import SERVING_KEY
+    from orchestration.defs.keys import SERVING_KEY
 
     return SERVING_KEY
 
@@ -231,7 +232,8 @@ def alert_failure(instance: object, result: object, settings: Settings) -> None:
     once per run, whichever of the two gets there first."""
     from dagster import DagsterEventType
 
-    from orchestration.defs.operations.failure_sensor import alert_once, failure_record
+    from customer_health.alerts import alert_once
+    from orchestration.run_outcome import failure_record
 
     run = instance.get_run_by_id(result.run_id)  # type: ignore[attr-defined]
     events = result.get_step_failure_events()  # type: ignore[attr-defined]
@@ -365,7 +367,7 @@ def generate_sample_if_empty(settings: Settings, args: argparse.Namespace) -> bo
         return True
     if not args.generate_if_empty:
         return False
-    from orchestration.sample_data.generator import generate
+    from customer_health.sample_data.generator import generate
 
     end = utc_now().date() - timedelta(days=1)
     stage(
@@ -432,8 +434,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     assets do after a run); `--dry-run` prints what would be sent and changes nothing."""
     import json
 
-    from orchestration.defs.sync.config import load_destinations
-    from orchestration.defs.sync.runner import sync_destination
+    from customer_health.sync.config import load_destinations
+    from customer_health.sync.runner import sync_destination
 
     settings = Settings.from_env()
     destinations = [d for d in load_destinations() if args.destination in (None, d.name)]
@@ -468,7 +470,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     """Prepare the Dagster home (dagster.yaml, its SQLite tables) and the dbt manifest, then
     replace this process with `dagster dev`: the webserver and the daemon start together,
     and on a new home both would otherwise race to create the tables."""
-    from orchestration.defs.dbt.project import prepare_manifest
+    from orchestration.dbt_project import prepare_manifest
 
     settings = Settings.from_env()
     with open_instance(settings):

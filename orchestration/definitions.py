@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.dbt_project import dbt_resource
 from orchestration.defs.config.assets import scoring_config
 from orchestration.defs.dbt.assets import health_dbt_models
-from orchestration.defs.dbt.project import dbt_resource
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.jobs import health_pipeline, ingest_job
 from orchestration.defs.operations.failure_sensor import run_failures
@@ -19,8 +19,8 @@ from orchestration.defs.publish.assets import (
     serving_postgres,
 )
 from orchestration.defs.quality.assets import fact_exit_checks, quality_gate
+from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.sync.assets import sync_assets
-from orchestration.defs.warehouse import WarehouseResource
 
 defs = dg.Definitions(
     assets=[

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 EXIT_OK = 0
 """Every step and blocking check passed; the serving file and every output are done (or
@@ -169,3 +174,33 @@ def outcome_of(
         outputs=tuple(outputs),
         run_id=result.run_id,  # type: ignore[attr-defined]
     )
+
+
+def failure_record(
+    run: dg.DagsterRun, step_failures: Iterable[dg.DagsterEvent], message: str
+) -> dict[str, Any]:
+    """The record of a failed run: its id, job, partition tags and each failed step with
+    the message a person acts on."""
+    steps = []
+    for event in step_failures:
+        data = event.step_failure_data
+        user = data.user_failure_data
+        error = user.description if user is not None and user.description else None
+        steps.append(
+            {
+                "step": event.step_key,
+                "error": (error or (data.error.message if data.error else "")).strip()[:2000],
+            }
+        )
+    return {
+        "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "tags": {
+            k: v
+            for k, v in run.tags.items()
+            if k.startswith(("dagster/partition", "dagster/asset_partition", "trigger", "health/"))
+        },
+        "failed_steps": steps,
+        "message": message,
+    }

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """Parse the dbt project once per session (the definitions need the manifest)."""
-    from orchestration.defs.dbt.project import dbt_project, prepare_manifest
+    from orchestration.dbt_project import dbt_project, prepare_manifest
 
     prepare_manifest()
     return dbt_project.manifest_path

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import psycopg2
 import pytest
 
-from orchestration.postgres import PostgresSettings
+from customer_health.postgres import PostgresSettings
 
 
 @contextmanager

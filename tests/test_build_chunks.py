@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from orchestration.build_chunks import (
+from customer_health.build_chunks import (
     DEFAULT_CHUNK_ACCOUNT_DAYS,
     BuildChunkSettingError,
     build_chunks,

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.contract import ENTITIES
+from customer_health.contract import ENTITIES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,7 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
     assert "marts/fct_health_score_drivers:assert_attributions_sum_to_changes" in checks
 
     # publishing waits for every mart it copies
-    from orchestration.defs.dbt.project import MART_MODELS
+    from orchestration.dbt_project import MART_MODELS
 
     serving = graph.get(dg.AssetKey(["serving", "health_duckdb"]))
     assert {"quality/gate", *(f"marts/{model}" for model in MART_MODELS)} <= {
@@ -77,13 +77,13 @@ def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> 
         if not key.to_user_string().startswith(("staging/", "intermediate/", "config/")):
             assert graph.get(key).description, key
     # the fact table and the serving file are expected fresh every day
-    from orchestration.defs.warehouse import DAILY_FRESHNESS
+    from orchestration.defs.policies import DAILY_FRESHNESS
 
     for name in ("marts/fct_customer_health_daily", "serving/health_duckdb"):
         node = graph.get(dg.AssetKey.from_user_string(name))
         assert node.freshness_policy == DAILY_FRESHNESS, name
     # transient failures retry with backoff where the warehouse is written
-    from orchestration.defs.warehouse import TRANSIENT_RETRY
+    from orchestration.defs.policies import TRANSIENT_RETRY
 
     job = defs.resolve_job_def("health_pipeline")
     for step in ("raw__usage_events", "health_dbt_models", "serving__health_duckdb"):
@@ -146,8 +146,8 @@ def test_importing_definitions_touches_no_data(tmp_path: Path, dbt_manifest: Pat
     ids=["backfill_range", "one_partition", "no_partition_is_the_as_of_day"],
 )
 def test_run_days_come_from_the_runs_partition_tags(tags: dict, days: tuple) -> None:
-    from orchestration.defs.warehouse import run_days
-    from orchestration.settings import Settings
+    from customer_health.settings import Settings
+    from orchestration.defs.partitions import run_days
 
     settings = Settings.from_env()
     settings = dataclasses.replace(settings, as_of=date(2025, 2, 28))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.duckdb_connection import DuckDBSettingsError, connect
-from orchestration.settings import PROJECT_ROOT, Settings
+from customer_health.duckdb_connection import DuckDBSettingsError, connect
+from customer_health.settings import PROJECT_ROOT, Settings
 
 
 def _settings_of(con) -> tuple:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import ENTITIES
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
-from orchestration.defs.ingest.loader import load_entity
+from customer_health.contract import ENTITIES
+from customer_health.loader import load_entity
+from orchestration.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 RUN_ENV_NAMES = ("HEALTH_START_DATE", "HEALTH_DBT_SEED_PATH")
 

@@ -3,7 +3,7 @@
 
     The loader records, in the same transaction as every write, the event days of the
     rows it added or replaced and of every version of their keys (raw._changed_days,
-    one change_seq per write: orchestration/defs/ingest/loader.py). A model built with
+    one change_seq per write: customer_health/loader.py). A model built with
     these macros is incremental (strategy `append`) and keeps the last change_seq it
     applied in `<model>__watermark`, beside it:
 

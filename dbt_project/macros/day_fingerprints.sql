@@ -1,6 +1,6 @@
 {#-
     Day fingerprints, recorded as the marts are written: so that publishing one day costs
-    one day, not a hash of all history (orchestration/fingerprints.py reads them).
+    one day, not a hash of all history (customer_health/fingerprints.py reads them).
 
     `publication.day_fingerprints` holds, per mart rewritten by day (incremental, unique
     key as_of_date: the models whose tests test_scope.sql scopes to the run's days) and
@@ -53,7 +53,7 @@
 {%- endmacro %}
 
 {#- The sum of the hashes of a relation's rows (`alias`: the relation's alias), as text:
-    DuckDB's `hash` of the whole row, which orchestration/fingerprints.py computes where
+    DuckDB's `hash` of the whole row, which customer_health/fingerprints.py computes where
     nothing was recorded, so that recorded and computed fingerprints compare. -#}
 {% macro row_hash_sum(alias) -%}
     {{ return(adapter.dispatch('row_hash_sum')(alias)) }}

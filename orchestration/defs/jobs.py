@@ -3,8 +3,8 @@ runs). Both are daily-partitioned: a run covers one day or a range of days."""
 
 import dagster as dg
 
-from orchestration.defs.config.assets import SCORING_CONFIG_KEY
-from orchestration.defs.warehouse import DAILY
+from orchestration.defs.keys import SCORING_CONFIG_KEY
+from orchestration.defs.partitions import DAILY
 
 WRITES_WAREHOUSE = {"health/warehouse": "write"}
 """Run tag of every job that writes the warehouse: the run queue runs one at a time."""

@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from customer_health.settings import PROJECT_ROOT
 from orchestration.reliability.report import render_markdown, render_table
 from orchestration.reliability.scenarios import (
     HostileResult,
@@ -31,7 +32,6 @@ from orchestration.reliability.scenarios import (
     run_hostile_and_secrets,
     say,
 )
-from orchestration.settings import PROJECT_ROOT
 
 GROUPS = ("crash", "hostile", "secrets", "full-disk", "failing-outputs")
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     root = args.work or Path(tempfile.mkdtemp(prefix="health-reliability-"))
     root.mkdir(parents=True, exist_ok=True)
     say(f"==> Reliability matrix in {root} (logs in {root / 'logs'})")
-    from orchestration.defs.dbt.project import prepare_manifest
+    from orchestration.dbt_project import prepare_manifest
 
     prepare_manifest()  # once, before any run (they would each check it)
     matrix = Matrix(root, keep=args.keep)

@@ -45,7 +45,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.contract import ENTITIES
+from customer_health.contract import ENTITIES
 
 MIB = 1 << 20
 NESTING = 10_000

@@ -113,7 +113,7 @@ secrets scenarios through the same code; a crash and recovery during dbt runs in
 
 ## How it works
 
-**Data.** Sample data from `orchestration.sample_data.generator.generate` (16 accounts x
+**Data.** Sample data from `customer_health.sample_data.generator.generate` (16 accounts x
 28 days). The *baseline* run scores every day but the last and publishes the *old*
 serving file; its data folder (warehouse, Dagster storage, serving file, exports,
 outbox) is copied fresh for every scenario. The scenarios' runs add the last day, plus a
@@ -164,12 +164,12 @@ Then the next `cli run` starts, with no manual step, and is compared with the re
 - **Parquet exports**: every exported table's rows;
 - **sync destinations**: the webhook server's state (batches applied in order, a batch
   whose `Idempotency-Key` was already received dropped, as the protocol in
-  `orchestration/defs/sync/webhook.py` lets a receiver do) and the outbox files applied in
+  `customer_health/sync/webhook.py` lets a receiver do) and the outbox files applied in
   order: every account once, equal to the reference's; duplicate deliveries are counted;
 - **rows lost**: reference rows missing from the recovered run, summed over the
   published tables, the raw layer, the exports and the destinations.
 
-**What the webhook's idempotency key covers** (`orchestration/defs/sync/webhook.py`).
+**What the webhook's idempotency key covers** (`customer_health/sync/webhook.py`).
 The sender does not dedupe; it lets the receiver. Each batch carries an
 `Idempotency-Key`: a hash of the destination and of each record's op, key and row hash
 (the mapped fields without `ignore_for_change`, so without `scoredAt`). The state

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT
+from customer_health.settings import PROJECT_ROOT
 from orchestration.warehouse_lock import processes_with_token
 
 RUN_TIMEOUT_SECONDS = 1200

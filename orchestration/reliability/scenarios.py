@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from customer_health.sample_data.generator import generate
+from customer_health.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 from orchestration.reliability import evidence as ev
 from orchestration.reliability.hostile import (
     Evidence,
@@ -53,8 +55,6 @@ from orchestration.reliability.runs import (
     survivors,
 )
 from orchestration.reliability.servers import DestinationState, Endpoint, destination_state
-from orchestration.sample_data.generator import generate
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 from orchestration.warehouse_lock import RUN_TOKEN_ENV
 
 RECOVERED = "Recovered from a run that died holding the warehouse"
@@ -67,7 +67,7 @@ can be killed between two of them."""
 def _destination(kind: str) -> tuple[str, str]:
     """The sync.yml destination of a type: its name and the field carrying the account id
     (what its records are matched on)."""
-    from orchestration.defs.sync.config import load_destinations
+    from customer_health.sync.config import load_destinations
 
     found = next(d for d in load_destinations(PROJECT_ROOT / "sync.yml") if d.type == kind)
     return found.name, found.key_field
@@ -1047,7 +1047,7 @@ def find_markers(token: str, folders: list[Path]) -> list[str]:
 def postgres_outputs(serving_schema: str, sync_schema: str) -> dict[str, set[str]]:
     """The hostile values as Postgres holds them: the published dim_accounts (ids and
     names) and the CRM upsert table."""
-    from orchestration.postgres import PostgresSettings
+    from customer_health.postgres import PostgresSettings
 
     found: dict[str, set[str]] = {}
     try:
@@ -1077,7 +1077,7 @@ def postgres_outputs(serving_schema: str, sync_schema: str) -> dict[str, set[str
 
 
 def drop_schemas(schemas: list[str]) -> None:
-    from orchestration.postgres import PostgresSettings
+    from customer_health.postgres import PostgresSettings
 
     if not schemas:
         return

@@ -1,7 +1,7 @@
 """A local HTTP endpoint standing in for the CRM webhook and the alert webhook.
 
 One server on 127.0.0.1 (a free port) takes both: `POST <sync path>` gets the sync
-batches (orchestration/defs/sync/webhook.py), `POST <alert path>` the failed-run alerts.
+batches (customer_health/sync/webhook.py), `POST <alert path>` the failed-run alerts.
 The paths carry a secret token (the URL is a secret), so the scan for secrets also
 catches a URL that was logged.
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from customer_health.landing import utc_now
+from customer_health.sample_data.generator import generate
+from customer_health.settings import Settings
 from orchestration.cli import build_parser, generate_sample_if_empty
-from orchestration.landing import utc_now
 from orchestration.run_outcome import EXIT_CODES
-from orchestration.sample_data.generator import generate
-from orchestration.settings import Settings
 from tests.conftest import sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]

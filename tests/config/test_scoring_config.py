@@ -13,10 +13,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration import scoring_config as sc
-from orchestration.defs.config.assets import SCORING_CONFIG_KEY, scoring_config
-from orchestration.scoring_config import ScoringConfigError, config_sha256, validate_config
-from orchestration.settings import SEEDS_DIR, Settings
+from customer_health import scoring_config as sc
+from customer_health.scoring_config import ScoringConfigError, config_sha256, validate_config
+from customer_health.settings import SEEDS_DIR, Settings
+from orchestration.defs.config.assets import scoring_config
+from orchestration.defs.keys import SCORING_CONFIG_KEY
 
 PARTITION = "2025-03-01"
 ON_PARTITION = {"dagster/partition": PARTITION}
@@ -615,9 +616,9 @@ def test_dbt_asset_stops_before_dbt_on_a_broken_configuration(
     config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dbt_manifest: Path
 ) -> None:
     """Materializing only dbt (as from the UI) is stopped too, before dbt runs."""
+    from orchestration.dbt_project import dbt_resource
     from orchestration.defs.dbt.assets import health_dbt_models
-    from orchestration.defs.dbt.project import dbt_resource
-    from orchestration.defs.warehouse import WarehouseResource
+    from orchestration.defs.resources import WarehouseResource
 
     line = replace_row(config / sc.WEIGHTS, "b2b_saas,support,", "b2b_saas,support,-0.2")
     monkeypatch.setenv("HEALTH_CONFIG_DIR", str(config))
@@ -665,8 +666,8 @@ def test_dbt_seeds_a_copy_of_the_folder_that_was_validated(
 ) -> None:
     """dbt's seed-paths gets the repo's seeds/ as is, and any other folder as a copy under
     target/ named by its content (dbt would write its SQL over an absolute seed path)."""
+    from customer_health.settings import DBT_PROJECT_DIR, SEEDS_DIR
     from orchestration.defs.dbt.assets import dbt_environment, seed_path
-    from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR
 
     assert seed_path(SEEDS_DIR) == "../seeds"
     monkeypatch.chdir(config.parent)

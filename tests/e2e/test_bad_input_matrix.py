@@ -23,9 +23,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from customer_health.sample_data.generator import generate
+from customer_health.settings import Settings
 from orchestration.cli import RunWindow, run_pipeline
-from orchestration.sample_data.generator import generate
-from orchestration.settings import Settings
 from tests.conftest import sha256_of
 
 pytestmark = pytest.mark.slow
@@ -384,12 +384,12 @@ def test_scoring_output_out_of_range_is_stopped_at_the_exit(case: Workspace, cap
     gate behind it) stop them; nothing is published."""
     import dagster as dg
 
-    from orchestration.defs.dbt.project import prepare_manifest
+    from orchestration.dbt_project import prepare_manifest
 
     prepare_manifest()
     from orchestration.cli import ensure_dagster_home, report_failures
     from orchestration.definitions import defs
-    from orchestration.defs.quality.assets import FACT_KEY, QUALITY_GATE_KEY
+    from orchestration.defs.keys import FACT_KEY, QUALITY_GATE_KEY
 
     before = sha256_of(case.settings.serving_path)
     con = duckdb.connect(str(case.settings.warehouse_path))

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.sample_data.generator import generate
+from customer_health.sample_data.generator import generate
 from orchestration.warehouse_lock import RUN_TOKEN_ENV, processes_with_token
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,10 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from customer_health.contract import ENTITIES
+from customer_health.sample_data.generator import generate
+from customer_health.settings import SEEDS_DIR, Settings
 from orchestration.cli import RunWindow, resolve_window, run_pipeline
-from orchestration.contract import ENTITIES
-from orchestration.sample_data.generator import generate
-from orchestration.settings import SEEDS_DIR, Settings
 from tests.conftest import sha256_of
 from tests.dagster_ui import dagster_ui, graphql
 
@@ -717,7 +717,7 @@ def test_dbt_tests_check_the_days_the_run_wrote(pipeline, tmp_path) -> None:
 def _incremental_models(layer: str) -> list[str]:
     """The incremental dbt models of a layer (from the manifest): the marts a run rewrites
     by scored day, the intermediate aggregates it rewrites by the days loads changed."""
-    from orchestration.defs.dbt.project import dbt_project
+    from orchestration.dbt_project import dbt_project
 
     manifest = json.loads(dbt_project.manifest_path.read_text())
     return sorted(
@@ -801,7 +801,7 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
 
 
 def _assert_recorded_fingerprints_match(database: Path, schema: str, tables: list[str]) -> None:
-    from orchestration.fingerprints import day_fingerprints, recorded_fingerprints
+    from customer_health.fingerprints import day_fingerprints, recorded_fingerprints
 
     con = duckdb.connect(str(database), read_only=True)
     try:

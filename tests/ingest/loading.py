@@ -22,8 +22,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.contract import ENTITIES
-from orchestration.defs.ingest.loader import EntityLoad, FileLoad, load_entity
+from customer_health.contract import ENTITIES
+from customer_health.loader import EntityLoad, FileLoad, load_entity
 
 Row = Sequence[str | None]
 

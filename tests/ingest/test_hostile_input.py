@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.contract import ENTITIES
-from orchestration.landing import discover_files, event_date_range, file_event_dates
+from customer_health.contract import ENTITIES
+from customer_health.landing import discover_files, event_date_range, file_event_dates
 from tests.ingest.loading import (
     AS_OF,
     USAGE_HEADER,
@@ -301,7 +301,7 @@ def test_refused_link_is_logged_and_fails_the_door_contract_check(
     write_accounts(wh.landing)
     (wh.landing / "accounts" / "linked.csv").symlink_to(outside / "secret.csv")
 
-    with caplog.at_level("WARNING", logger="orchestration.defs.ingest.loader"):
+    with caplog.at_level("WARNING", logger="customer_health.loader"):
         result = wh.load("accounts")
 
     [refused] = result.failed

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from orchestration.contract import ENTITIES
+from customer_health.contract import ENTITIES
 from tests.ingest.loading import (
     AS_OF,
     USAGE_HEADER,
@@ -1090,8 +1090,8 @@ def test_door_suite_catches_a_row_after_the_loading_runs_window_naming_file_and_
 ) -> None:
     """The GX suite is the independent check on the loader: a row dated after the as-of
     time (+1 day) of the run that loaded it fails it, with its file and row as evidence."""
-    from orchestration.defs.ingest.loader import unvalidated_rows_sql
-    from orchestration.defs.quality.gx_suites import validate_frames
+    from customer_health.loader import unvalidated_rows_sql
+    from customer_health.quality.gx_suites import validate_frames
 
     write_accounts(wh.landing)
     wh.load("accounts")

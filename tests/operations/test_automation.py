@@ -220,8 +220,8 @@ def test_a_failed_cli_run_is_recorded_and_posted_once_even_if_the_sensor_sees_it
     """`cli run` executes in process, where the run-failure sensor never looks: its failed
     runs left no alert. The CLI now alerts itself; the sensor, if it sees the run as well,
     adds nothing."""
+    from customer_health.settings import Settings
     from orchestration.cli import alert_failure
-    from orchestration.settings import Settings
 
     monkeypatch.setenv("HEALTH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv(failure_sensor.WEBHOOK_ENV, f"{webhook}/hooks/alert")

@@ -12,9 +12,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from customer_health.sample_data.generator import generate
+from customer_health.settings import Settings
 from orchestration.cli import open_instance
-from orchestration.sample_data.generator import generate
-from orchestration.settings import Settings
 from tests.dagster_ui import LOCATION, dagster_ui, graphql
 
 pytestmark = pytest.mark.slow

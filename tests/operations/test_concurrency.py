@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.sample_data.generator import generate
+from customer_health.sample_data.generator import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

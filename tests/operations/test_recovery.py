@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.sample_data.generator import generate
+from customer_health.sample_data.generator import generate
 from orchestration.warehouse_lock import (
     CLI_RUN_TAG,
     RUN_TOKEN_ENV,

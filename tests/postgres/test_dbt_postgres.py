@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.dbt.project import MART_MODELS
-from orchestration.postgres import PostgresSettings, copy_schema
-from orchestration.sample_data.generator import generate
+from customer_health.postgres import PostgresSettings, copy_schema
+from customer_health.sample_data.generator import generate
+from orchestration.dbt_project import MART_MODELS
 from tests.postgres_server import fresh_database
 from tests.warehouse import dbt_ok, load_landing
 

@@ -16,9 +16,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.sync.config import Destination
-from orchestration.defs.warehouse import TRANSIENT_RETRY, WarehouseResource
-from orchestration.postgres import PostgresSettings
+from customer_health.postgres import PostgresSettings
+from customer_health.sync.config import Destination
+from orchestration.defs.policies import TRANSIENT_RETRY
+from orchestration.defs.resources import WarehouseResource
 from tests.conftest import sha256_of
 from tests.postgres_server import fresh_database
 from tests.sync.source import create_sync_source
@@ -81,8 +82,8 @@ def test_a_down_destination_and_a_failing_postgres_copy_stop_no_other_output(
 ) -> None:
     # imported here: the definitions need the parsed manifest (the dbt_manifest fixture)
     import orchestration.defs.sync.assets as sync_assets
+    from orchestration.defs.outcomes import STATUSES
     from orchestration.defs.publish.assets import (
-        STATUSES,
         parquet_exports,
         serving_health_duckdb,
         serving_postgres,
@@ -168,12 +169,7 @@ def test_no_output_depends_on_another(dbt_manifest) -> None:
     gate and its model), and no output is upstream of another: a failed or retried output
     skips none of its siblings."""
     from orchestration.definitions import defs
-    from orchestration.defs.publish.assets import (
-        EXPORTS_KEY,
-        POSTGRES_KEY,
-        REPORT_KEY,
-        SERVING_KEY,
-    )
+    from orchestration.defs.keys import EXPORTS_KEY, POSTGRES_KEY, REPORT_KEY, SERVING_KEY
 
     graph = defs.resolve_asset_graph()
     syncs = {key for key in graph.get_all_asset_keys() if key.path[0] == "sync"}

@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.warehouse import WarehouseResource
-from orchestration.postgres import PostgresSettings
+from customer_health.postgres import PostgresSettings
+from orchestration.defs.resources import WarehouseResource
 from tests.postgres_server import fresh_database
 
 pytestmark = pytest.mark.postgres
@@ -90,7 +90,7 @@ def test_a_publication_replaces_only_the_days_that_changed(tmp_path, postgres) -
     """Per day, the fingerprint recorded in Postgres says what changed: the days whose
     rows differ are deleted and copied again, nothing else is written; new columns or a
     table dropped by hand make it replaced whole. The rows always equal DuckDB's."""
-    from orchestration.postgres import PUBLISHED_DAYS, publish_table
+    from customer_health.postgres import PUBLISHED_DAYS, publish_table
 
     serving = duckdb.connect(str(tmp_path / "serving.duckdb"))
     serving.execute(

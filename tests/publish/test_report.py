@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.publish.report import ReportOptions, build_report
+from customer_health.publish.report import ReportOptions, build_report
 
 DAY = date(2025, 6, 30)
 BANDS = (("green", 85.0), ("yellow", 55.0), ("red", 20.0))

@@ -12,15 +12,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.publish.serving import (
-    FINGERPRINTS,
-    export_parquet,
-    publish_serving_file,
-)
-from orchestration.fingerprints import (
+from customer_health.fingerprints import (
     day_fingerprints,
     record_fingerprints,
     recorded_fingerprints,
+)
+from customer_health.publish.serving import (
+    FINGERPRINTS,
+    export_parquet,
+    publish_serving_file,
 )
 
 DAY1 = date(2026, 3, 1)

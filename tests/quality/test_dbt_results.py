@@ -9,12 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.quality.dbt_results import (
+from customer_health.quality.dbt_results import (
     compiled_sql_path,
     dbt_test_records,
     missing_results_record,
 )
-from orchestration.defs.quality.results import blocking_results, record_results
+from customer_health.quality.results import blocking_results, record_results
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TARGET = Path("/runs/dbt/target/health_dbt_models-abc")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from orchestration.defs.quality.exit_checks import day_batches
+from customer_health.quality.exit_checks import day_batches
 
 FIRST = date(2026, 1, 1)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.quality.results import (
+from customer_health.quality.results import (
     TABLE,
     CheckRecord,
     blocking_results,
@@ -109,8 +109,8 @@ def test_round_trip_keeps_runs_apart_and_returns_only_blocking(tmp_path: Path) -
 
 
 def test_suite_record_fails_or_warns_by_severity() -> None:
-    from orchestration.defs.quality.gx_suites import SuiteResult
-    from orchestration.defs.quality.results import suite_record
+    from customer_health.quality.gx_suites import SuiteResult
+    from customer_health.quality.results import suite_record
 
     failed = SuiteResult(suite="s", success=False, rows=3, failures=[{"expectation": "x"}])
     as_error = suite_record(failed, stage="exit", target="t", severity="error", partition="p")
@@ -143,7 +143,7 @@ def test_asset_check_result_blocks_only_what_the_record_blocks(
     must be exactly the records that block the gate (a warn-severity check never does)."""
     import dagster as dg
 
-    from orchestration.defs.quality.results import asset_check_result
+    from orchestration.defs.outcomes import asset_check_result
 
     record = _record(
         severity=severity,

@@ -9,9 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.contract import ENTITIES
-from orchestration.defs.quality.gx_suites import validate_frames
-from orchestration.defs.quality.source_checks import (
+from customer_health.contract import ENTITIES
+from customer_health.landing import utc_now
+from customer_health.quality.gx_suites import validate_frames
+from customer_health.quality.source_checks import (
     SOURCES_YML,
     VOLUME_SUITE,
     Freshness,
@@ -22,7 +23,6 @@ from orchestration.defs.quality.source_checks import (
     load_source_checks,
     volume_parameters,
 )
-from orchestration.landing import utc_now
 
 USAGE = ENTITIES["usage_events"]
 
@@ -240,9 +240,9 @@ def test_the_default_last_day_is_the_last_complete_day_of_the_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One usage event dated today moved the default as-of day to today (a partial day)."""
+    from customer_health.sample_data.generator import generate
+    from customer_health.settings import Settings
     from orchestration.cli import last_complete_day, resolve_window
-    from orchestration.sample_data.generator import generate
-    from orchestration.settings import Settings
 
     today = utc_now().date()
     generate(

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from orchestration.postgres import PostgresSettings
+from customer_health.postgres import PostgresSettings
 from orchestration.reliability.runs import stop_all
 from orchestration.reliability.scenarios import (
     HostileResult,

@@ -1,7 +1,7 @@
 """Tests of the sample-data generator: determinism, contract conformance, bad rows, story, CLI.
 
 Files are read back with DuckDB, the way a loader would, and checked against
-`orchestration.contract`.
+`customer_health.contract`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.contract import ENTITIES, ENTITY_NAMES, SURVEY_RANGES
-from orchestration.sample_data import BAD_CLASSES, GenerationSummary, generate
-from orchestration.sample_data.__main__ import main
-from orchestration.sample_data.generator import FILE_EXTENSIONS, SEGMENTS
+from customer_health.contract import ENTITIES, ENTITY_NAMES, SURVEY_RANGES
+from customer_health.sample_data import BAD_CLASSES, GenerationSummary, generate
+from customer_health.sample_data.__main__ import main
+from customer_health.sample_data.generator import FILE_EXTENSIONS, SEGMENTS
 
 START, END = date(2025, 1, 1), date(2025, 6, 30)
 END_TS = f"TIMESTAMPTZ '{END} 23:59:59+00'"

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.sample_data.generator import generate
+from customer_health.sample_data.generator import generate
 from tests.warehouse import dbt_ok, load_landing
 
 START, END = date(2024, 10, 1), date(2025, 6, 28)

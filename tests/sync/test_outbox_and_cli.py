@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.sync.config import Destination, SyncConfigError, load_destinations
-from orchestration.defs.sync.runner import make_sender, run_sync
+from customer_health.sync.config import Destination, SyncConfigError, load_destinations
+from customer_health.sync.runner import make_sender, run_sync
 from tests.sync.source import create_sync_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,8 +127,8 @@ def test_sync_assets_report_skipped_and_dry_run(warehouse: Path, monkeypatch, db
     send, writing nothing."""
     import dagster as dg
 
+    from orchestration.defs.resources import WarehouseResource
     from orchestration.defs.sync.assets import build_sync_asset
-    from orchestration.defs.warehouse import WarehouseResource
 
     monkeypatch.delenv("TEST_UNSET_URL", raising=False)
     unset = build_sync_asset(

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.sync.config import Destination
-from orchestration.defs.sync.runner import make_sender, run_sync
-from orchestration.postgres import PostgresSettings
+from customer_health.postgres import PostgresSettings
+from customer_health.sync.config import Destination
+from customer_health.sync.runner import make_sender, run_sync
 from tests.postgres_server import fresh_database
 from tests.sync.source import create_sync_source
 

@@ -15,8 +15,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.sync.config import Destination
-from orchestration.defs.warehouse import TRANSIENT_RETRY, WarehouseResource
+from customer_health.sync.config import Destination
+from orchestration.defs.policies import TRANSIENT_RETRY
+from orchestration.defs.resources import WarehouseResource
 from tests.sync.source import create_sync_source
 
 ACCOUNTS = 7

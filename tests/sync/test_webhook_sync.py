@@ -16,8 +16,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.sync.config import Destination
-from orchestration.defs.warehouse import WarehouseResource
+from customer_health.sync.config import Destination
+from orchestration.defs.resources import WarehouseResource
 from tests.sync.source import create_sync_source
 
 TOKEN = "s3cret-token-for-tests"

@@ -5,36 +5,14 @@ the run before any raw table changes; the dbt asset validates again itself, for 
 run that selects only dbt.
 """
 
-from datetime import date
-from pathlib import Path
-
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.warehouse import OWNERS, scored_days
-from orchestration.scoring_config import ConfigSummary, ScoringConfigError, validate_config
-from orchestration.settings import Settings
-
-SCORING_CONFIG_KEY = dg.AssetKey("scoring_config")
-
-
-def checked_config(config_dir: Path, as_of: date | None = None) -> ConfigSummary:
-    """`validate_config`, with an invalid configuration raised as a `dagster.Failure`.
-
-    The failure's description lists every problem (file, line, column, rule, fix);
-    retrying cannot help, so the retry policy is bypassed.
-    """
-    try:
-        return validate_config(config_dir, as_of=as_of)
-    except ScoringConfigError as exc:
-        raise dg.Failure(
-            description=str(exc),
-            metadata={
-                "config_dir": dg.MetadataValue.path(str(config_dir)),
-                "problems": dg.MetadataValue.int(len(exc.problems)),
-            },
-            allow_retries=False,
-        ) from exc
+from customer_health.settings import Settings
+from orchestration.defs.keys import SCORING_CONFIG_KEY
+from orchestration.defs.outcomes import checked_config
+from orchestration.defs.partitions import scored_days
+from orchestration.defs.policies import OWNERS
 
 
 @dg.asset(

@@ -4,7 +4,7 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,27 +15,21 @@ import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import (
     DagsterDbtCliRuntimeError,
-    DagsterDbtTranslator,
     DbtCliInvocation,
     DbtCliResource,
     dbt_assets,
 )
 
-from orchestration.build_chunks import build_chunks, chunk_account_days
-from orchestration.defs.config.assets import checked_config
-from orchestration.defs.dbt.project import dbt_project, invocation_target, keep_parse_state
-from orchestration.defs.quality.dbt_results import dbt_test_records, missing_results_record
-from orchestration.defs.quality.results import partition_range, record_results
-from orchestration.defs.warehouse import (
-    DAILY_FRESHNESS,
-    OWNERS,
-    TRANSIENT_RETRY,
-    WAREHOUSE_POOL,
-    WarehouseResource,
-    scored_days,
-)
-from orchestration.duckdb_connection import dbt_settings_environment
-from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+from customer_health.build_chunks import build_chunks, chunk_account_days
+from customer_health.duckdb_connection import dbt_settings_environment
+from customer_health.quality.dbt_results import dbt_test_records, missing_results_record
+from customer_health.quality.results import partition_range, record_results
+from customer_health.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+from orchestration.dbt_project import TRANSLATOR, dbt_project, invocation_target, keep_parse_state
+from orchestration.defs.outcomes import checked_config
+from orchestration.defs.partitions import scored_days
+from orchestration.defs.policies import TRANSIENT_RETRY, WAREHOUSE_POOL
+from orchestration.defs.resources import WarehouseResource
 
 SEED_STAGING_DIR = DBT_PROJECT_DIR / "target" / "config_seeds"
 
@@ -118,28 +112,9 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-class HealthDbtTranslator(DagsterDbtTranslator):
-    """Every dbt model and seed in the `transform` group, owned by the team; the fact table
-    is expected fresh every day."""
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "transform"
-
-    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
-        return OWNERS
-
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project: Any
-    ) -> dg.AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        if unique_id.endswith(".fct_customer_health_daily"):
-            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
-        return spec
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=HealthDbtTranslator(),
+    dagster_dbt_translator=TRANSLATOR,
     retry_policy=TRANSIENT_RETRY,
     project=dbt_project,
     pool=WAREHOUSE_POOL,

@@ -15,24 +15,22 @@ import dagster as dg
 import duckdb
 from dagster import AssetExecutionContext
 
-from orchestration.contract import ENTITIES, Entity
-from orchestration.defs.config.assets import SCORING_CONFIG_KEY
-from orchestration.defs.ingest.loader import (
+from customer_health.contract import ENTITIES, Entity
+from customer_health.loader import (
     EntityLoad,
     load_entity,
     mark_validated,
     unvalidated_rows_sql,
 )
-from orchestration.defs.quality.data_docs import DataDocs
-from orchestration.defs.quality.gx_suites import validate_frames
-from orchestration.defs.quality.results import (
+from customer_health.quality.data_docs import DataDocs
+from customer_health.quality.gx_suites import validate_frames
+from customer_health.quality.results import (
     CheckRecord,
-    asset_check_result,
     partition_range,
     record_results,
     suite_record,
 )
-from orchestration.defs.quality.source_checks import (
+from customer_health.quality.source_checks import (
     VOLUME_SUITE,
     Freshness,
     Volume,
@@ -41,15 +39,11 @@ from orchestration.defs.quality.source_checks import (
     freshness_record,
     volume_parameters,
 )
-from orchestration.defs.warehouse import (
-    DAILY,
-    OWNERS,
-    SINGLE_RUN,
-    TRANSIENT_RETRY,
-    WAREHOUSE_POOL,
-    WarehouseResource,
-    window_days,
-)
+from orchestration.defs.keys import SCORING_CONFIG_KEY
+from orchestration.defs.outcomes import asset_check_result
+from orchestration.defs.partitions import DAILY, window_days
+from orchestration.defs.policies import OWNERS, SINGLE_RUN, TRANSIENT_RETRY, WAREHOUSE_POOL
+from orchestration.defs.resources import WarehouseResource
 
 if TYPE_CHECKING:
     import pandas as pd  # imported by duckdb when a batch is fetched; slow to import

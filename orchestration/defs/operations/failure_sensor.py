@@ -4,7 +4,8 @@ when HEALTH_ALERT_WEBHOOK_URL is set.
 Records go to `$HEALTH_DATA_DIR/alerts/run_failures.jsonl` (one JSON object per failed
 run: run id, job, partition tags, failed steps with their messages), once per run. The
 sensor sees the runs the daemon launched (UI, schedule, sensors); `cli run` executes in
-process, where no sensor looks, and records its own failed runs through `alert_once`.
+process, where no sensor looks, and records its own failed runs through `alert_once`
+(customer_health/alerts.py).
 The webhook gets the same object as JSON. Its URL may hold a token, so it is never
 logged or recorded; a webhook that cannot be reached is logged by its host only and does
 not fail the sensor (the record is already written).
@@ -12,106 +13,11 @@ not fail the sensor (the record is already written).
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterable
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
 import dagster as dg
 
-from orchestration.settings import Settings
-
-WEBHOOK_ENV = "HEALTH_ALERT_WEBHOOK_URL"
-WEBHOOK_TIMEOUT_SECONDS = 10
-
-
-def failure_record(
-    run: dg.DagsterRun, step_failures: Iterable[dg.DagsterEvent], message: str
-) -> dict[str, Any]:
-    """The record of a failed run: its id, job, partition tags and each failed step with
-    the message a person acts on."""
-    steps = []
-    for event in step_failures:
-        data = event.step_failure_data
-        user = data.user_failure_data
-        error = user.description if user is not None and user.description else None
-        steps.append(
-            {
-                "step": event.step_key,
-                "error": (error or (data.error.message if data.error else "")).strip()[:2000],
-            }
-        )
-    return {
-        "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "run_id": run.run_id,
-        "job": run.job_name,
-        "tags": {
-            k: v
-            for k, v in run.tags.items()
-            if k.startswith(("dagster/partition", "dagster/asset_partition", "trigger", "health/"))
-        },
-        "failed_steps": steps,
-        "message": message,
-    }
-
-
-def record_failure(record: dict[str, Any], data_dir: Path) -> Path | None:
-    """Append the record to alerts/run_failures.jsonl, unless its run is there already;
-    the path when written, None for a run already recorded. A lock on the file makes
-    check-and-append one step: the CLI and the sensor may both see one failed run."""
-    path = data_dir / "alerts" / "run_failures.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.seek(0)
-        for line in fh:
-            try:
-                if json.loads(line).get("run_id") == record["run_id"]:
-                    return None
-            except ValueError:  # a torn line from a crash mid-write: not a record
-                continue
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
-        fh.flush()
-    return path
-
-
-def alert_once(record: dict[str, Any], data_dir: Path) -> str | None:
-    """Record the failed run and post it to the alert webhook when one is set, once per
-    run: what to log, or None when the run was already recorded (and posted)."""
-    path = record_failure(record, data_dir)
-    if path is None:
-        return None
-    said = f"run {record['run_id']} failed: recorded in {path}"
-    url = os.environ.get(WEBHOOK_ENV, "").strip()
-    if url:
-        said += f"; {post_alert(record, url)}"
-    return said
-
-
-def post_alert(record: dict[str, Any], url: str) -> str:
-    """POST the record as JSON; returns what to log (the host and the outcome, never the
-    URL itself)."""
-    host = urllib.parse.urlsplit(url).hostname or "the webhook"
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(record).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
-            return f"alert posted to {host}: HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        return f"alert to {host} refused: HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return f"alert to {host} failed: {type(reason).__name__}"
+from customer_health.alerts import WEBHOOK_ENV, alert_once
+from customer_health.settings import Settings
+from orchestration.run_outcome import failure_record
 
 
 @dg.run_failure_sensor(

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import duckdb_connection
-from orchestration.contract import ENTITIES
+from customer_health import duckdb_connection
+from customer_health.contract import ENTITIES
+from customer_health.landing import LandingFile, discover_files, file_event_dates, utc_now
+from customer_health.settings import Settings
 from orchestration.defs.jobs import ingest_job
-from orchestration.defs.warehouse import RANGE_END_TAG, RANGE_START_TAG
-from orchestration.landing import LandingFile, discover_files, file_event_dates, utc_now
-from orchestration.settings import Settings
+from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 
 Seen = dict[str, list]
 """rel_path -> [size, mtime, sha256]"""

@@ -1,126 +1,31 @@
 """The published serving file, downstream of every model and check of the run, and the
-outputs made from it: Parquet exports, a Postgres copy and the health report. The
-reverse-ETL syncs (`sync/<name>`, defs/sync/assets.py) are outputs too.
-
-**Outputs are independent.** Each output depends on the serving file (a sync also on the
-quality gate and its model), never on another output: one that fails, or is retried,
-skips none of the others. Only a serving file that was not published stops them all.
-
-**Every output reports the same way**, so a run summary can print one line per output
-from the run's events alone:
-
-- success or skip: the asset's `ASSET_MATERIALIZATION`, its metadata;
-- failure: the step's final `STEP_FAILURE` (not `STEP_UP_FOR_RETRY`, an attempt that is
-  retried), its `dagster.Failure` metadata (`step_failure_data.user_failure_data.metadata`),
-  which also names the output in `asset` (e.g. `sync/outbox`).
-
-Keys every output carries:
-
-- `status`: `published` (the serving file), `ok`, `skipped` (switched off, or a setting
-  it needs is unset), `failed` or `dry_run` (a sync that only planned);
-- `rows`: rows written or sent (0 when skipped; when failed, what was done before);
-- `reason` when skipped (also under the older key `skipped`), `error` when failed.
-
-And per output:
-
-- `serving/health_duckdb`: `path`, `checksum` (sha256 of the file published), `tables`,
-  `rows_<table>`, `publish_seconds`, the latest day's `as_of_date`, `accounts`,
-  `band_counts`, `score_mean`, `score_p10_p50_p90`, `config_version`;
-- `serving/parquet_exports`: `path`, `tables`, `files`, `partitions` (folders
-  `as_of_date=…`), `rows_<table>`;
-- `serving/postgres`: `target` (server, no password), `schema`, `tables`,
-  `rows_<table>`; skipped unless HEALTH_PUBLISH_POSTGRES=true;
-- `serving/health_report`: `path`, `link`, `as_of_date`, `charts`; `rows` are the
-  accounts of its day;
-- `sync/<name>`: `destination_type`, `upserts`, `deletes` (planned), `accepted`,
-  `rejected` (counts), `rejections` (key -> reason, the first 50); `rows` = `accepted`
-  (in a dry run: what would be sent); skipped when its environment variable is unset.
-
-No URL, token, DSN or password is ever in this metadata or in an error text.
-"""
+outputs made from it: Parquet exports, a Postgres copy and the health report. How each
+reports (its metadata and failures): orchestration/defs/outcomes.py."""
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.defs.publish.report import build_report
-from orchestration.defs.publish.serving import export_parquet, publish_serving_file, score_summary
-from orchestration.defs.quality.assets import MART_KEYS, QUALITY_GATE_KEY
-from orchestration.defs.warehouse import (
-    DAILY_FRESHNESS,
-    OWNERS,
-    TRANSIENT_RETRY,
-    WAREHOUSE_POOL,
-    WarehouseResource,
+from customer_health.publish.report import build_report
+from customer_health.publish.serving import export_parquet, publish_serving_file, score_summary
+from orchestration.defs.keys import (
+    EXPORTS_KEY,
+    POSTGRES_KEY,
+    QUALITY_GATE_KEY,
+    REPORT_KEY,
+    SERVING_KEY,
+    mart_keys,
 )
-
-SERVING_KEY = dg.AssetKey(["serving", "health_duckdb"])
-EXPORTS_KEY = dg.AssetKey(["serving", "parquet_exports"])
-POSTGRES_KEY = dg.AssetKey(["serving", "postgres"])
-REPORT_KEY = dg.AssetKey(["serving", "health_report"])
-STATUSES = ("published", "ok", "skipped", "failed", "dry_run")
-"""The values of the `status` metadata of every output."""
+from orchestration.defs.outcomes import output_failure, skipped_metadata
+from orchestration.defs.policies import DAILY_FRESHNESS, OWNERS, TRANSIENT_RETRY, WAREHOUSE_POOL
+from orchestration.defs.resources import WarehouseResource
 
 
 def _rows(rows: Mapping[str, int]) -> dict[str, dg.MetadataValue]:
     return {f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()}
-
-
-def skipped_metadata(reason: str, **extra: object) -> dict[str, object]:
-    """The metadata of an output that did nothing, and why."""
-    return {"status": "skipped", "reason": reason, "skipped": reason, "rows": 0, **extra}
-
-
-def failure(
-    key: dg.AssetKey,
-    description: str,
-    error: str,
-    *,
-    rows: int = 0,
-    allow_retries: bool = False,
-    **extra: object,
-) -> dg.Failure:
-    """The `dagster.Failure` of an output: its event carries status=failed, the output's
-    asset key, the error and what was done before it. `error` must be redacted."""
-    return dg.Failure(
-        description=description,
-        metadata={
-            "status": "failed",
-            "asset": key.to_user_string(),
-            "rows": rows,
-            "error": error,
-            **extra,
-        },
-        allow_retries=allow_retries,
-    )
-
-
-def output_failure(
-    key: dg.AssetKey,
-    what: str,
-    exc: BaseException,
-    *,
-    rows: int = 0,
-    secrets: Iterable[str] = (),
-    **extra: object,
-) -> dg.Failure:
-    """`failure` for an exception: redacted, retried by the step's policy only when it may
-    pass on a retry (`is_transient`). Raise it `from None`: the original exception's text
-    could hold a secret, and would be logged as the cause."""
-    from orchestration.defs.sync.runner import is_transient, redact
-
-    error = redact(f"{type(exc).__name__}: {exc}", secrets)
-    return failure(
-        key,
-        f"{what} failed: {error}",
-        error,
-        rows=rows,
-        allow_retries=is_transient(exc),
-        **extra,
-    )
 
 
 @dg.asset(
@@ -129,7 +34,7 @@ def output_failure(
         "The published serving file ($HEALTH_DATA_DIR/serving/health.duckdb) that BI reads: "
         "the marts, swapped in atomically only after the quality gate passed."
     ),
-    deps=[QUALITY_GATE_KEY, *MART_KEYS],
+    deps=[QUALITY_GATE_KEY, *mart_keys()],
     group_name="publish",
     owners=OWNERS,
     kinds={"duckdb"},
@@ -251,7 +156,7 @@ def serving_postgres(
         reason = "HEALTH_PUBLISH_POSTGRES is not true"
         context.log.info(f"{reason}: not published to Postgres")
         return dg.MaterializeResult(metadata=skipped_metadata(reason))
-    from orchestration.postgres import PostgresSettings, TablePublication, publish_schema
+    from customer_health.postgres import PostgresSettings, TablePublication, publish_schema
 
     schema = os.environ.get("HEALTH_PG_SERVING_SCHEMA", "health")
     password = os.environ.get("HEALTH_PG_PASSWORD", "")

@@ -9,22 +9,16 @@ from collections.abc import Iterator
 
 import dagster as dg
 from dagster import AssetCheckExecutionContext, AssetExecutionContext
-from dagster_dbt import get_asset_key_for_model
 
-from orchestration.defs.dbt.assets import health_dbt_models
-from orchestration.defs.dbt.project import MART_MODELS
-from orchestration.defs.quality.data_docs import DataDocs
-from orchestration.defs.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exit_checks
-from orchestration.defs.quality.results import (
-    asset_check_result,
-    blocking_results,
-    record_results,
-)
-from orchestration.defs.warehouse import OWNERS, WAREHOUSE_POOL, WarehouseResource
+from customer_health.quality.data_docs import DataDocs
+from customer_health.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exit_checks
+from customer_health.quality.results import blocking_results, record_results
+from orchestration.defs.keys import QUALITY_GATE_KEY, fact_key, mart_keys
+from orchestration.defs.outcomes import asset_check_result
+from orchestration.defs.policies import OWNERS, WAREHOUSE_POOL
+from orchestration.defs.resources import WarehouseResource
 
-FACT_KEY = get_asset_key_for_model([health_dbt_models], "fct_customer_health_daily")
-MART_KEYS = [get_asset_key_for_model([health_dbt_models], model) for model in MART_MODELS]
-QUALITY_GATE_KEY = dg.AssetKey(["quality", "gate"])
+FACT_KEY = fact_key()
 
 
 @dg.multi_asset_check(
@@ -79,7 +73,7 @@ def fact_exit_checks(
         "a blocking result in quality.quality_check_results (door, middle, exit), naming "
         "each with its evidence."
     ),
-    deps=MART_KEYS,
+    deps=mart_keys(),
     group_name="quality",
     owners=OWNERS,
     kinds={"duckdb"},

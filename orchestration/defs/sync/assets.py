@@ -17,21 +17,13 @@ import os
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import get_asset_key_for_model
 
-from orchestration.defs.dbt.assets import health_dbt_models
-from orchestration.defs.publish.assets import (
-    failure,
-    output_failure,
-    serving_health_duckdb,
-    skipped_metadata,
-)
-from orchestration.defs.quality.assets import QUALITY_GATE_KEY
-from orchestration.defs.sync.config import Destination, load_destinations
-from orchestration.defs.sync.runner import secret_values, sync_destination
-from orchestration.defs.warehouse import OWNERS, TRANSIENT_RETRY, WAREHOUSE_POOL, WarehouseResource
-
-SYNC_MODEL_KEY = get_asset_key_for_model([health_dbt_models], "sync_account_health")
+from customer_health.sync.config import Destination, load_destinations
+from customer_health.sync.runner import secret_values, sync_destination
+from orchestration.defs.keys import QUALITY_GATE_KEY, SERVING_KEY, sync_model_key
+from orchestration.defs.outcomes import failure, output_failure, skipped_metadata
+from orchestration.defs.policies import OWNERS, TRANSIENT_RETRY, WAREHOUSE_POOL
+from orchestration.defs.resources import WarehouseResource
 
 
 class SyncConfig(dg.Config):
@@ -49,7 +41,7 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
             f"(sync.yml): the accounts whose {len(destination.fields)} mapped fields changed "
             f"since its last sync, deletes by `on_delete: {destination.on_delete}`."
         ),
-        deps=[QUALITY_GATE_KEY, SYNC_MODEL_KEY, serving_health_duckdb.key],
+        deps=[QUALITY_GATE_KEY, sync_model_key(), SERVING_KEY],
         group_name="sync",
         owners=OWNERS,
         kinds={destination.type if destination.type != "file" else "csv"},

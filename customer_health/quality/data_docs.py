@@ -22,6 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from customer_health.quality.gx_context import gx_context
+
 DOCS_SUBDIR = Path("docs", "quality")
 STORE_SUBDIR = Path("quality", "gx_store")
 KEEP_RESULTS = 100
@@ -111,9 +113,7 @@ class DataDocs:
 
 def _site(data_dir: Path) -> tuple[Any, str, Any, Any]:
     """The GX context with this data folder's stores and site registered (once per process)."""
-    from orchestration.defs.quality.gx_suites import _batch_definition
-
-    context, _ = _batch_definition()
+    context, _ = gx_context()
     key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
     store_dir = data_dir / STORE_SUBDIR
     names = {"expectations": f"expectations_{key}", "validations": f"validations_{key}"}

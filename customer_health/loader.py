@@ -32,8 +32,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import ENTITIES, LINEAGE_COLUMNS, Column, Entity, number_text
-from orchestration.landing import (
+from customer_health.contract import ENTITIES, LINEAGE_COLUMNS, Column, Entity, number_text
+from customer_health.landing import (
     JSON_LINE_COLUMN,
     JSON_TYPE_COLUMN,
     NUL_SHOWN,

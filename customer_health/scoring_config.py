@@ -1,6 +1,6 @@
 """Validation of the scoring configuration (the seeds/ CSV files) before a run uses it.
 
-    python -m orchestration.scoring_config [CONFIG_DIR]
+    python -m customer_health.scoring_config [CONFIG_DIR]
 
 The catalog of what the SQL can compute (components, measures, settings) is the
 `vars:` block of dbt_project/dbt_project.yml; the seed files say how it is
@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from orchestration.settings import DBT_PROJECT_DIR, Settings
+from customer_health.settings import DBT_PROJECT_DIR, Settings
 
 SCORECARDS = "scoring_scorecards.csv"
 WEIGHTS = "scoring_weights.csv"
@@ -1000,7 +1000,7 @@ def _lines(lines: Sequence[int]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.scoring_config",
+        prog="python -m customer_health.scoring_config",
         description="Validate the scoring configuration (the scoring_*.csv seed files) "
         "against the catalog in dbt_project/dbt_project.yml.",
     )

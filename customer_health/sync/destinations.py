@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from orchestration.defs.sync.changes import Change
-from orchestration.defs.sync.config import Destination
+from customer_health.sync.changes import Change
+from customer_health.sync.config import Destination
 
 
 @dataclass
@@ -45,7 +45,7 @@ class PostgresUpsert:
     def __init__(self, destination: Destination, column_types: dict[str, str]) -> None:
         from psycopg2 import sql
 
-        from orchestration.postgres import PostgresSettings, postgres_type
+        from customer_health.postgres import PostgresSettings, postgres_type
 
         self.destination = destination
         self.batch_size = destination.batch_size

@@ -12,7 +12,7 @@ the sum of the rows' hashes), and every other table is replaced whole (they are 
 one row per account or per segment). The exports rewrite only the partitions whose
 fingerprint differs from the one recorded when they were last written.
 
-The fingerprints come recorded (orchestration/fingerprints.py): the warehouse's as dbt
+The fingerprints come recorded (customer_health/fingerprints.py): the warehouse's as dbt
 wrote the days, the serving file's as the publication that wrote them copied them (its
 `publication` schema, beside `main`); they are computed only for a table without any.
 """
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import duckdb_connection
-from orchestration.fingerprints import (
+from customer_health import duckdb_connection
+from customer_health.fingerprints import (
     PARTITION_COLUMN,
     changed_days,
     days_in,
@@ -39,7 +39,7 @@ from orchestration.fingerprints import (
     record_fingerprints,
     to_json,
 )
-from orchestration.landing import utc_now
+from customer_health.landing import utc_now
 
 PUBLISHED_SCHEMAS = ("marts", "quality")
 """Copied into the serving file's `main` schema under their own names: the marts, and

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.defs.sync.config import SOURCE_TABLE, Destination
+from customer_health.sync.config import SOURCE_TABLE, Destination
 
 STATE_TABLE = "sync.sync_state"
 RUNS_TABLE = "sync.sync_runs"

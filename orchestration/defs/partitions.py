@@ -1,5 +1,4 @@
-"""The working DuckDB warehouse as a Dagster resource, the daily partitions, and the
-days a run scores.
+"""The daily partitions, and the days a run scores.
 
 Only the ingest assets are daily-partitioned: they load the landing files of their
 days. The dbt models, the checks and publishing are not: they rebuild and check the
@@ -8,102 +7,29 @@ asset backfill, from the backfill: `scored_days`). Dagster
 records one event per asset and partition, so partitioning the 47 dbt assets too would
 cost a 120-day run some 11,000 event-log writes (minutes on SQLite) for no extra
 information: every mart holds all days, and the run's days are in each check record.
-
-Resources read their settings when used, not at import, so importing the
-definitions touches no file and no database.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
-import duckdb
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    BACKFILL_ID_TAG,
-    PARTITION_NAME_TAG,
-)
 
-from orchestration import duckdb_connection
-from orchestration.settings import Settings
-
-OWNERS = ["team:customer-health"]
-"""Owners of every asset (shown in the UI; the on-call rotation's team)."""
-
-DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=30), warn_window=timedelta(hours=26)
-)
-"""The fact table and the serving file are rebuilt daily: late after 26 hours, failed
-after 30 (the daily schedule plus time for a retry or a re-run)."""
-
-WAREHOUSE_POOL = "duckdb_warehouse"
-"""Every asset that writes the warehouse runs in this pool (limit 1: one writer)."""
+from customer_health.settings import Settings
 
 DAILY = dg.DailyPartitionsDefinition(
     start_date=Settings.from_env().partitions_start.isoformat(),
     end_offset=1,
     timezone="UTC",
 )
-SINGLE_RUN = dg.BackfillPolicy.single_run()
 
-TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
-"""Retries for what may pass on a second try (a locked file, a flaky disk or network):
-5, 10, 20 s, with jitter. What cannot pass on a retry (bad data, a broken configuration,
-a failed check, a failed dbt model or test) raises `dagster.Failure(allow_retries=False)`
-and fails at once."""
-
-_LOCK_RETRIES = 5
-
-
-class WarehouseResource(dg.ConfigurableResource):
-    """The working warehouse and the folders around it.
-
-    Empty fields fall back to the HEALTH_* environment variables (see .env.example).
-    """
-
-    data_dir: str = ""
-    landing_dir: str = ""
-
-    def settings(self) -> Settings:
-        settings = Settings.from_env()
-        if self.data_dir:
-            settings = replace(settings, data_dir=Path(self.data_dir).resolve())
-        if self.landing_dir:
-            settings = replace(settings, landing_dir=Path(self.landing_dir).resolve())
-        return settings
-
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the warehouse, retried while another process holds the lock."""
-        path = self.settings().warehouse_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(_LOCK_RETRIES):
-            try:
-                con = duckdb_connection.connect(str(path), read_only=read_only)
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or attempt == _LOCK_RETRIES - 1:
-                    raise
-                time.sleep(2**attempt)
-        try:
-            con.execute("set TimeZone = 'UTC'")
-            yield con
-        finally:
-            con.close()
-
-
-RANGE_START_TAG = ASSET_PARTITION_RANGE_START_TAG
-RANGE_END_TAG = ASSET_PARTITION_RANGE_END_TAG
-PARTITION_TAG = PARTITION_NAME_TAG
+# Dagster's run tags for a run's partition and partition range, and the backfill it
+# belongs to (set by `dagster` itself; spelled here so that no private module is imported).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+BACKFILL_ID_TAG = "dagster/backfill"
 
 
 def run_days(tags: Mapping[str, str], settings: Settings) -> tuple[date, date]:

@@ -11,14 +11,20 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from orchestration.settings import EXPECTATIONS_DIR
+from customer_health.quality.gx_context import gx_context
+from customer_health.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from orchestration.defs.quality.data_docs import DataDocs
+
+class ValidationSink(Protocol):
+    """Where each batch's GX validation result goes besides the suite result (the Data
+    Docs site: data_docs.DataDocs)."""
+
+    def add(self, validation: Any) -> None: ...
 
 
 @dataclass
@@ -37,24 +43,13 @@ def suite_definition(name: str) -> dict[str, Any]:
 
 
 @cache
-def _batch_definition() -> Any:
-    import great_expectations as gx
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("pandas_batches")
-    asset = source.add_dataframe_asset("batch")
-    return context, asset.add_batch_definition_whole_dataframe("whole_batch")
-
-
-@cache
 def _suite(name: str) -> Any:
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
-    context, _ = _batch_definition()
+    context, _ = gx_context()
     spec = suite_definition(name)
     suite = gx.ExpectationSuite(
         name=spec["name"],
@@ -82,7 +77,7 @@ def validate_frames(
     frames: Iterable[pd.DataFrame],
     parameters: dict[str, Any] | None = None,
     *,
-    docs: DataDocs | None = None,
+    docs: ValidationSink | None = None,
 ) -> SuiteResult:
     """Run suite `name` over each frame; collect every failed expectation with evidence.
 
@@ -96,12 +91,12 @@ def validate_batches(
     name: str,
     batches: Iterable[tuple[pd.DataFrame, dict[str, Any] | None]],
     *,
-    docs: DataDocs | None = None,
+    docs: ValidationSink | None = None,
 ) -> SuiteResult:
     """`validate_frames` where each frame brings its own parameters: a long range
     validated in bounded batches, each with the expected values of its own rows. The
     batches are taken one at a time, so a generator keeps one frame in memory."""
-    _, batch_definition = _batch_definition()
+    _, batch_definition = gx_context()
     suite = _suite(name)
     result_format = _result_format(name)
     result = SuiteResult(suite=name)

@@ -33,9 +33,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
-from orchestration.defs.sync.changes import Change
-from orchestration.defs.sync.config import Destination
-from orchestration.defs.sync.destinations import BatchOutcome
+from customer_health.sync.changes import Change
+from customer_health.sync.config import Destination
+from customer_health.sync.destinations import BatchOutcome
 
 RETRY_STATUSES = {408, 429}
 REFUSED_STATUSES = {401, 403, 404, 405}

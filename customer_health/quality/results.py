@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.defs.quality.gx_suites import SuiteResult
+from customer_health.quality.gx_suites import SuiteResult
 
 SCHEMA = "quality"
 TABLE = f"{SCHEMA}.quality_check_results"
@@ -73,28 +73,6 @@ def suite_record(
         partition=partition,
         observed_value=f"{suite.rows} rows, {len(suite.failures)} failed expectations",
         evidence={"failed_expectations": suite.failures} if suite.failures else {},
-    )
-
-
-def asset_check_result(
-    record: CheckRecord, asset_key: Any, metadata: dict[str, Any] | None = None
-) -> Any:
-    """The Dagster check result of a record: passed unless it failed or warned (a skipped
-    check passes), ERROR severity exactly when the record blocks the gate. The
-    evidence goes into the metadata: `failed_expectations` for a GX suite, else `evidence`."""
-    import dagster as dg
-
-    shown: dict[str, Any] = {"observed": dg.MetadataValue.text(record.observed_value or "")}
-    if "failed_expectations" in record.evidence:
-        shown["failed_expectations"] = dg.MetadataValue.json(record.evidence["failed_expectations"])
-    elif record.evidence:
-        shown["evidence"] = dg.MetadataValue.json(record.evidence)
-    return dg.AssetCheckResult(
-        check_name=record.check_name,
-        asset_key=asset_key,
-        passed=record.status in ("pass", "skipped"),
-        severity=dg.AssetCheckSeverity.ERROR if record.blocks else dg.AssetCheckSeverity.WARN,
-        metadata={**shown, **(metadata or {})},
     )
 
 

@@ -1,6 +1,6 @@
 """Command line for the sample-data generator.
 
-    python -m orchestration.sample_data --out data/landing --accounts 500 --days 180
+    python -m customer_health.sample_data --out data/landing --accounts 500 --days 180
 
 Writes the landing contract for all six entities into `--out`. Refuses a non-empty
 folder unless `--force` is given; `--force` deletes only the six entity folders.
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from orchestration.contract import ENTITY_NAMES
-from orchestration.sample_data.generator import GenerationSummary, generate
+from customer_health.contract import ENTITY_NAMES
+from customer_health.sample_data.generator import GenerationSummary, generate
 
 
 def _date(text: str) -> date:
@@ -50,7 +50,7 @@ def _rate(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.sample_data",
+        prog="python -m customer_health.sample_data",
         description="Write synthetic landing files (landing contract v1) for all six entities.",
     )
     parser.add_argument("--out", type=Path, required=True, help="landing folder to write into")

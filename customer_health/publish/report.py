@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import duckdb_connection
+from customer_health import duckdb_connection
 
 TREND_DAYS = 90
 BAND_COLORS = {"green": "#2e9e5b", "yellow": "#e0b400", "red": "#d6453d"}

@@ -1,6 +1,6 @@
 """Synthetic landing data for the customer-health pipeline.
 
-`generate` writes the landing contract (`orchestration.contract`,
+`generate` writes the landing contract (`customer_health.contract`,
 `shared/docs/RAW_CONTRACT.md`) for all six entities as daily files, in every
 format a customer may bring: CSV, gzipped CSV, JSONL and Parquet.
 
@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from orchestration.contract import ENTITIES, ENTITY_NAMES, SURVEY_RANGES
+from customer_health.contract import ENTITIES, ENTITY_NAMES, SURVEY_RANGES
 
 # --------------------------------------------------------------------------------------
 # Constants

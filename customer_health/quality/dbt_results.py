@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestration.defs.quality.results import SEVERITIES, CheckRecord
+from customer_health.quality.results import SEVERITIES, CheckRecord
 
 STAGE = "middle"
 BUILD_CHECK = "dbt_build"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import ENTITIES, FILE_SUFFIXES, Entity
+from customer_health.contract import ENTITIES, FILE_SUFFIXES, Entity
 
 _NAME_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 

@@ -11,22 +11,25 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
 import sys
 import time
 import uuid
-from collections.abc import Mapping
-from functools import cached_property
+from collections.abc import Mapping, Sequence
+from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dagster_dbt import DbtCliResource, DbtProject
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 from packaging import version
 
-from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR
+from customer_health.settings import DBT_PROJECT_DIR, SEEDS_DIR
+from orchestration.defs.policies import DAILY_FRESHNESS, OWNERS
 
 _BESIDE_PYTHON = Path(sys.executable).parent / "dbt"
 DBT_EXECUTABLE = str(_BESIDE_PYTHON) if _BESIDE_PYTHON.is_file() else shutil.which("dbt") or "dbt"
@@ -190,6 +193,45 @@ MART_MODELS = (
     "mart_health_movers",
 )
 """The marts: what the gate checks and publish copies."""
+
+
+class HealthDbtTranslator(DagsterDbtTranslator):
+    """dbt's nodes as Dagster assets, named and grouped as dbt says (dagster-dbt's
+    defaults: the key is the model's schema and name, the group is its dbt group,
+    models/_groups.yml), owned by the team; a model whose `meta` says `freshness: daily`
+    is expected fresh every day."""
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        return OWNERS
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id) or {}
+        meta = node.get("config", {}).get("meta") or node.get("meta") or {}
+        if meta.get("freshness") == "daily":
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        return spec
+
+
+TRANSLATOR = HealthDbtTranslator()
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The parsed manifest (`prepare_manifest()` writes it), read once per process."""
+    return json.loads(dbt_project.manifest_path.read_text())
+
+
+def dbt_model_key(name: str) -> dg.AssetKey:
+    """The asset key of the dbt model or seed `name`, as the dbt assets name it: what
+    another stage depends on, without importing the dbt assets."""
+    nodes = manifest()["nodes"]
+    for unique_id, node in nodes.items():
+        if node["resource_type"] in ("model", "seed") and node["name"] == name:
+            return TRANSLATOR.get_asset_spec(manifest(), unique_id, dbt_project).key
+    raise KeyError(f"no dbt model or seed named {name!r} in {dbt_project.manifest_path}")
 
 
 if os.environ.get("DAGSTER_IS_DEV_CLI"):

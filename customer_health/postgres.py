@@ -21,8 +21,8 @@ import psycopg2.extensions
 import pyarrow.csv as pacsv
 from psycopg2 import sql
 
-from orchestration import duckdb_connection
-from orchestration.fingerprints import (
+from customer_health import duckdb_connection
+from customer_health.fingerprints import (
     PARTITION_COLUMN,
     changed_days,
     days_in,
@@ -205,7 +205,7 @@ def copy_table(
 
 PUBLISHED_DAYS = "_published_days"
 """In the target schema of `publish_table`: per published table, its columns and the
-fingerprint of each day as last written (orchestration/fingerprints.py)."""
+fingerprint of each day as last written (customer_health/fingerprints.py)."""
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from orchestration.defs.quality.data_docs import DataDocs
-from orchestration.defs.quality.gx_suites import SuiteResult, validate_batches, validate_frames
-from orchestration.defs.quality.results import CheckRecord, partition_range, suite_record
+from customer_health.quality.data_docs import DataDocs
+from customer_health.quality.gx_suites import SuiteResult, validate_batches, validate_frames
+from customer_health.quality.results import CheckRecord, partition_range, suite_record
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from orchestration.settings import PROJECT_ROOT
+from customer_health.settings import PROJECT_ROOT
 
 SOURCE_TABLE = "marts.sync_account_health"
 SOURCE_KEY = "account_id"

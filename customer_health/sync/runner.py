@@ -22,9 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.sync.changes import RUNS_TABLE, Change, ensure_tables, plan, record_accepted
-from orchestration.defs.sync.config import SOURCE_TABLE, Destination
-from orchestration.defs.sync.destinations import FileOutbox, PostgresUpsert, Sender
+from customer_health.sync.changes import RUNS_TABLE, Change, ensure_tables, plan, record_accepted
+from customer_health.sync.config import SOURCE_TABLE, Destination
+from customer_health.sync.destinations import FileOutbox, PostgresUpsert, Sender
 
 DRY_RUN_SAMPLE = 5
 
@@ -87,7 +87,7 @@ def make_sender(
     if destination.type == "file":
         return FileOutbox(destination, data_dir, run_id)
     if destination.type == "webhook":
-        from orchestration.defs.sync.webhook import WebhookSender
+        from customer_health.sync.webhook import WebhookSender
 
         return WebhookSender(destination, run_id)
     raise ValueError(f"no sender for destination type {destination.type!r}")
@@ -185,8 +185,8 @@ def is_transient(exc: BaseException) -> bool:
     import http.client
     import urllib.error
 
-    from orchestration.defs.sync.config import SyncConfigError
-    from orchestration.defs.sync.webhook import WebhookError
+    from customer_health.sync.config import SyncConfigError
+    from customer_health.sync.webhook import WebhookError
 
     if isinstance(exc, WebhookError):
         return exc.transient
@@ -194,7 +194,7 @@ def is_transient(exc: BaseException) -> bool:
         return False
     psycopg2 = sys.modules.get("psycopg2")  # a psycopg2 error means it was imported
     if psycopg2 is not None and isinstance(exc, psycopg2.Error):
-        from orchestration.postgres import is_transient_error
+        from customer_health.postgres import is_transient_error
 
         return is_transient_error(exc)
     if isinstance(exc, duckdb.IOException):

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import yaml
 
-from orchestration.contract import Entity
-from orchestration.defs.quality.results import CheckRecord
-from orchestration.landing import utc_now
-from orchestration.settings import DBT_PROJECT_DIR
+from customer_health.contract import Entity
+from customer_health.landing import utc_now
+from customer_health.quality.results import CheckRecord
+from customer_health.settings import DBT_PROJECT_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
