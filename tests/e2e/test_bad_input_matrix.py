@@ -169,7 +169,7 @@ ROW_DEFECTS = {
 def row_defects_run(base: Path, tmp_path_factory: pytest.TempPathFactory):
     """One run of NEXT over landing data holding every row-level defect, with the support
     feed configured to warn after an hour (a stale source that only warns)."""
-    from orchestration.defs.quality import source_checks
+    from customer_health.quality import source_checks
 
     mp = pytest.MonkeyPatch()
     try:

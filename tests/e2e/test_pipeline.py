@@ -440,7 +440,7 @@ def test_failed_blocking_check_stops_dbt_and_publish(
 ) -> None:
     """A GX suite failure on a new batch is blocking: no dbt build, no publish."""
 
-    from orchestration.defs.quality import gx_suites
+    from customer_health.quality import gx_suites
 
     settings, _ = pipeline
     late_day = RunWindow(END, END)
@@ -579,7 +579,7 @@ def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsy
     """Scores that break the exit suite (here: a suite that allows at most 1 point) stop
     the run at the gate: the failure is named with its evidence and nothing is published."""
 
-    from orchestration.defs.quality import gx_suites
+    from customer_health.quality import gx_suites
 
     settings, _ = pipeline
     for suite in gx_suites.EXPECTATIONS_DIR.glob("*.json"):
@@ -631,7 +631,7 @@ def test_exit_checks_validate_long_ranges_in_day_batches(pipeline, tmp_path, mon
     """The exit suite takes a long range in batches of whole days, each against its own
     live account-days: every day is validated once, and a day missing one account fails
     its batch's row count wherever the batch falls (on a copy of the warehouse)."""
-    from orchestration.defs.quality import exit_checks
+    from customer_health.quality import exit_checks
 
     settings, _ = pipeline
     copy = _warehouse_copy(settings, tmp_path)

@@ -11,7 +11,7 @@ import pytest
 
 from customer_health.quality.data_docs import DataDocs
 from customer_health.quality.gx_suites import validate_frames
-from orchestration.defs.quality import data_docs, gx_suites
+from customer_health.quality import data_docs, gx_suites
 
 SUITE = "docs_probe_invoices"
 
