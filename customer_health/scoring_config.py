@@ -27,7 +27,7 @@ import math
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -69,7 +69,6 @@ FILES: dict[str, tuple[str, ...]] = {
 
 CATALOG_FILE = "dbt_project.yml"
 DEFAULT_SCORECARD = "default"
-NO_DATA_BAND = "insufficient_data"
 OVERALL = "overall"
 METHODS = ("linear", "bands", "percentile")
 SUBSCRIPTION_STATES = ("active", "trialing", "past_due", "cancel_requested", "ended", "churned")
@@ -140,6 +139,9 @@ class Catalog:
     components: tuple[str, ...]
     measures: tuple[str, ...]
     settings: Mapping[str, Mapping[str, Any]]
+    no_data_band: str
+    """The band of a row without a score (vars.health_no_data_band): no configured band
+    may take its name."""
 
 
 @dataclass(frozen=True)
@@ -161,10 +163,15 @@ def load_catalog(dbt_project_dir: Path = DBT_PROJECT_DIR) -> Catalog:
         raise ScoringConfigError(path.parent, [problem]) from exc
     variables = (project.get("vars") if isinstance(project, dict) else None) or {}
     problems = []
-    expected = {"health_components": list, "health_measures": dict, "health_settings": dict}
+    expected = {
+        "health_components": list,
+        "health_measures": dict,
+        "health_settings": dict,
+        "health_no_data_band": str,
+    }
     for name, kind in expected.items():
         if not isinstance(variables.get(name), kind) or not variables[name]:
-            shape = "a list" if kind is list else "a mapping"
+            shape = {list: "a list", dict: "a mapping", str: "a text"}[kind]
             problems.append(
                 Problem(str(path), (), None, f"vars.{name} is missing or not {shape}; restore it")
             )
@@ -187,6 +194,7 @@ def load_catalog(dbt_project_dir: Path = DBT_PROJECT_DIR) -> Catalog:
         components=tuple(str(c) for c in variables["health_components"]),
         measures=tuple(str(m) for m in variables["health_measures"]),
         settings=variables["health_settings"],
+        no_data_band=variables["health_no_data_band"],
     )
 
 
@@ -656,47 +664,61 @@ class _Validator:
             if not bad:
                 bands.append((lower, upper, row.line))
         for measure, bands in ranges.items():
-            self.check_tiling(measure, sorted(bands, key=_lower_first))
+            self.check_tiling(
+                MEASURE_BANDS,
+                ("lower_bound", "upper_bound"),
+                sorted(bands, key=_lower_first),
+                this=lambda _, measure=measure: f"band of {measure!r}",
+                that=lambda line: f"the band on line {line}",
+            )
         return set(ranges)
 
     def check_tiling(
-        self, measure: str, bands: list[tuple[float | None, float | None, int]]
+        self,
+        file: str,
+        columns: tuple[str, str],
+        bands: list[tuple[float | None, float | None, int]],
+        this: Callable[[int], str],
+        that: Callable[[int], str],
     ) -> None:
-        """Sorted by lower bound, each band must start where the previous one ends."""
+        """Sorted by lower bound, each band (lower, upper, line) must start where the previous
+        one ends: the one tiling rule of measure bands and score bands. `columns` are the
+        file's lower and upper bound columns; `this(line)` names a band as the subject of a
+        message, `that(line)` as its object. A None bound is open (minus or plus infinity)."""
+        lower_column, upper_column = columns
         for (_, prev_upper, prev_line), (lower, _, line) in itertools.pairwise(bands):
             if lower is None:
                 self.fail(
-                    MEASURE_BANDS,
+                    file,
                     line,
-                    "lower_bound",
-                    f"bands of {measure!r} on lines {prev_line} and {line} both leave lower_bound "
-                    "empty (minus infinity) and overlap; only the lowest band may",
+                    lower_column,
+                    f"{that(prev_line)} and {that(line)} both leave {lower_column} empty (minus "
+                    "infinity) and overlap; only the lowest band may",
                 )
             elif prev_upper is None:
                 self.fail(
-                    MEASURE_BANDS,
+                    file,
                     prev_line,
-                    "upper_bound",
-                    f"band of {measure!r} leaves upper_bound empty (plus infinity) but the band "
-                    f"on line {line} starts at {lower:g}, so they overlap; only the highest band "
+                    upper_column,
+                    f"{this(prev_line)} leaves {upper_column} empty (plus infinity) but "
+                    f"{that(line)} starts at {lower:g}, so they overlap; only the highest band "
                     f"may leave it empty: end this one at {lower:g}",
                 )
             elif lower < prev_upper:
                 self.fail(
-                    MEASURE_BANDS,
+                    file,
                     line,
-                    "lower_bound",
-                    f"band of {measure!r} starts at {lower:g}, inside the band on line "
-                    f"{prev_line} that ends at {prev_upper:g}: bands overlap; start it at "
-                    f"{prev_upper:g}",
+                    lower_column,
+                    f"{this(line)} starts at {lower:g}, inside {that(prev_line)} that ends at "
+                    f"{prev_upper:g}: bands overlap; start it at {prev_upper:g}",
                 )
             elif lower > prev_upper:
                 self.fail(
-                    MEASURE_BANDS,
+                    file,
                     line,
-                    "lower_bound",
-                    f"band of {measure!r} starts at {lower:g} but the band on line {prev_line} "
-                    f"ends at {prev_upper:g}, leaving a gap; start it at {prev_upper:g}",
+                    lower_column,
+                    f"{this(line)} starts at {lower:g} but {that(prev_line)} ends at "
+                    f"{prev_upper:g}, leaving a gap; start it at {prev_upper:g}",
                 )
 
     def check_bands(self) -> None:
@@ -710,13 +732,12 @@ class _Validator:
             name = row["band"]
             if not name.strip():
                 self.fail(BANDS, row.line, "band", "band name is empty; name it")
-            elif name == NO_DATA_BAND:
+            elif name == self.catalog.no_data_band:
                 self.fail(
                     BANDS,
                     row.line,
                     "band",
-                    f"{NO_DATA_BAND!r} is reserved for accounts without enough data; "
-                    "choose another name",
+                    f"{name!r} is reserved for accounts without enough data; choose another name",
                 )
             elif name in names:
                 self.fail(
@@ -788,24 +809,35 @@ class _Validator:
                 f"the highest band {name!r} ends at {high:g}; it must end at 100 so that the "
                 "bands cover scores 0 to 100",
             )
-        for below, band in itertools.pairwise(ranges):
-            (_, prev_high, prev_line, prev_name), (low, _, line, name) = below, band
-            if low < prev_high:
+        named = {line: name for _, _, line, name in ranges}
+        self.check_tiling(
+            BANDS,
+            ("min_score", "max_score"),
+            [(low, high, line) for low, high, line, _ in ranges],
+            this=lambda line: f"band {named[line]!r}",
+            that=lambda line: f"band {named[line]!r} (line {line})",
+        )
+        self.check_band_order(rows, ranges)
+
+    def check_band_order(
+        self, rows: list[Row], ranges: list[tuple[float, float, int, str]]
+    ) -> None:
+        """band_order follows the scores: 1 for the band of the highest scores, and so on
+        down, so that "the worst band" (dim_health_bands) is the last in every order."""
+        by_line = {row.line: row["band_order"].strip() for row in rows}
+        if not all(_INTEGER.fullmatch(order) for order in by_line.values()):
+            return  # already reported
+        best_first = sorted(ranges, key=lambda band: -band[0])
+        expected = sorted(int(order) for order in by_line.values())
+        for (_, _, line, name), order in zip(best_first, expected, strict=True):
+            if int(by_line[line]) != order:
                 self.fail(
                     BANDS,
                     line,
-                    "min_score",
-                    f"band {name!r} starts at {low:g}, inside band {prev_name!r} (line "
-                    f"{prev_line}) that ends at {prev_high:g}: bands overlap; start it at "
-                    f"{prev_high:g}",
-                )
-            elif low > prev_high:
-                self.fail(
-                    BANDS,
-                    line,
-                    "min_score",
-                    f"band {name!r} starts at {low:g} but band {prev_name!r} (line {prev_line}) "
-                    f"ends at {prev_high:g}, leaving a gap; start it at {prev_high:g}",
+                    "band_order",
+                    f"band {name!r} has band_order {by_line[line]} but is number {order} by its "
+                    "scores; band_order runs from 1 for the band of the highest scores to the "
+                    "band of the lowest",
                 )
 
     def check_status_points(self) -> None:

@@ -104,12 +104,40 @@ class Report:
     charts: int
 
 
-def _color(band: str, bands: Sequence[str]) -> str:
-    if band in BAND_COLORS:
-        return BAND_COLORS[band]
-    if band == "insufficient_data":
-        return NO_DATA_COLOR
-    return OTHER_COLORS[bands.index(band) % len(OTHER_COLORS)] if band in bands else "#666"
+@dataclass(frozen=True)
+class Bands:
+    """The bands as published (dim_health_bands): the scored ones best first, the worst,
+    and the band of rows without a score."""
+
+    scored: tuple[str, ...]
+    no_data: str
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.scored, self.no_data]
+
+    @property
+    def worst(self) -> str:
+        return self.scored[-1] if self.scored else ""
+
+    def colors(self) -> dict[str, str]:
+        """A color per band: the usual ones for green/yellow/red, others in turn, grey
+        for the no-data band."""
+        colors = {self.no_data: NO_DATA_COLOR}
+        for i, band in enumerate(self.scored):
+            colors[band] = BAND_COLORS.get(band, OTHER_COLORS[i % len(OTHER_COLORS)])
+        return colors
+
+
+def published_bands(con: duckdb.DuckDBPyConnection) -> Bands:
+    """The bands of the serving file, best first (their score rank)."""
+    rows = con.execute(
+        "select band, is_scored from dim_health_bands order by is_scored desc, score_rank"
+    ).fetchall()
+    return Bands(
+        scored=tuple(band for band, scored in rows if scored),
+        no_data=next(band for band, scored in rows if not scored),
+    )
 
 
 def _short(value: object, limit: int | None = TEXT_LIMIT) -> str:
@@ -133,7 +161,9 @@ def _accounts(n: int) -> str:
     return f"{n} account" if n == 1 else f"{n} accounts"
 
 
-def stacked_bars(title: str, rows: list[tuple[str, dict[str, float]]], bands: list[str]) -> str:
+def stacked_bars(
+    title: str, rows: list[tuple[str, dict[str, float]]], bands: list[str], colors: dict[str, str]
+) -> str:
     """Horizontal 100 % bars, one per row label, split by band. Each segment prints its
     count and share; one too narrow for it has them in a line under its bar."""
     width, bar, gap, label = 640, 22, 10, 140
@@ -154,7 +184,7 @@ def stacked_bars(title: str, rows: list[tuple[str, dict[str, float]]], bands: li
             value = f"{count:g} ({share:.0%})"
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}"'
-                f' fill="{_color(band, bands)}"><title>{_e(name)} · {_e(band)}: '
+                f' fill="{colors[band]}"><title>{_e(name)} · {_e(band)}: '
                 f"{value}</title></rect>"
             )
             if len(value) * 6.5 + 6 <= w:
@@ -172,7 +202,7 @@ def stacked_bars(title: str, rows: list[tuple[str, dict[str, float]]], bands: li
             )
             y += 16
         y += gap
-    parts.append(_legend(bands, y))
+    parts.append(_legend(bands, y, colors))
     parts.append("</svg>")
     return _svg_open(title, width, y + 30) + "".join(parts)
 
@@ -221,10 +251,10 @@ def _svg_open(title: str, width: int, height: int) -> str:
     )
 
 
-def _legend(names: list[str], y: int, colors: dict[str, str] | None = None) -> str:
+def _legend(names: list[str], y: int, colors: dict[str, str]) -> str:
     items = []
     for i, name in enumerate(names):
-        color = colors[name] if colors else _color(name, names)
+        color = colors[name]
         x = i * 130
         items.append(
             f'<rect x="{x}" y="{y}" width="12" height="12" fill="{color}"/>'
@@ -377,15 +407,8 @@ def _revenue(
 def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str, str, str, int]:
     (as_of,) = con.execute("select max(as_of_date) from fct_customer_health_daily").fetchone()
     run_id, published_at = con.execute("select run_id, published_at from publish_log").fetchone()
-    # the configured bands, best first (their score ranges order them)
-    bands = [
-        b
-        for (b,) in con.execute(
-            "select health_band from fct_customer_health_daily where health_score is not null"
-            " group by 1 order by min(health_score) desc"
-        ).fetchall()
-    ]
-    bands_all = [*bands, "insufficient_data"]
+    bands = published_bands(con)
+    bands_all, colors = bands.all, bands.colors()
 
     # the live accounts on their latest day: the same relation the run summary counts
     by_segment: dict[str, dict[str, float]] = {}
@@ -415,12 +438,13 @@ def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str
     band_series = {b: [float(counts.get((d, b), 0)) for d in days] for b in bands_all}
     band_series = {b: v for b, v in band_series.items() if any(v)}
 
-    revenue_kpis, revenue_charts, revenue_text = _revenue(con, as_of, bands[-1] if bands else "")
+    revenue_kpis, revenue_charts, revenue_text = _revenue(con, as_of, bands.worst)
     movers = _movers(con, as_of, options)
     insufficient = con.execute(
         "select account_id, account_name, segment, score_coverage, stale_components"
-        " from dim_accounts where health_band = 'insufficient_data' and not is_churned"
-        " order by account_id limit 200"
+        " from dim_accounts where health_band = ? and not is_churned"
+        " order by account_id limit 200",
+        [bands.no_data],
     ).fetchall()
     checks = con.execute(
         "select status, count(*) from quality_check_results where run_id = ? group by 1 order by 1",
@@ -436,14 +460,14 @@ def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str
     segment_rows = sorted(by_segment.items())
     charts = [
         stacked_bars(
-            "Band distribution of the portfolio", [("All accounts", portfolio)], bands_all
+            "Band distribution of the portfolio", [("All accounts", portfolio)], bands_all, colors
         ),
-        stacked_bars("Band distribution by segment", segment_rows, bands_all),
+        stacked_bars("Band distribution by segment", segment_rows, bands_all, colors),
         line_chart(
             "Accounts per band over time",
             days,
             band_series,
-            {b: _color(b, bands_all) for b in band_series},
+            {b: colors[b] for b in band_series},
         ),
         *(chart for _, chart in revenue_charts),
     ]

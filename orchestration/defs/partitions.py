@@ -45,7 +45,9 @@ def run_days(tags: Mapping[str, str], settings: Settings) -> tuple[date, date]:
     return day, day
 
 
-def scored_days(context: dg.AssetExecutionContext, settings: Settings) -> tuple[date, date]:
+def scored_days(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext, settings: Settings
+) -> tuple[date, date]:
     """The days a step scores: `run_days`, except in a run of an asset backfill that has no
     partition tags. Selecting assets on the asset graph and backfilling days splits the work
     by partitioning: one run loads the days (the partitioned ingest assets), and later runs

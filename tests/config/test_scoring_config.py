@@ -225,6 +225,11 @@ def test_score_bands_must_reach_100(config: Path) -> None:
         (["good,50,100,1", "bad,0,50,1"], "line 3, column 'band_order': band_order 1 is already"),
         (["good,50,100,1", "bad,0,50,two"], "line 3, column 'band_order': band_order 'two' is"),
         (["good,50,100,1", "bad,5,50,2"], "line 3, column 'min_score': the lowest band 'bad'"),
+        (
+            ["bad,0,50,1", "good,50,100,2"],
+            "line 2, column 'band_order': band 'bad' has band_order 1 but is number 2 by its"
+            " scores",
+        ),
     ],
 )
 def test_score_band_rules(config: Path, rows: list[str], expected: str) -> None:

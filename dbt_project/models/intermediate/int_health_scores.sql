@@ -142,9 +142,7 @@ final as (
 
 select
     final.*,
-    coalesce(bands.band, 'insufficient_data') as health_band
+    {{ band_of('bands') }} as health_band
 from final
 left join bands
-    on final.health_score >= bands.min_score
-    and (final.health_score < bands.max_score
-        or (bands.max_score >= 100 and final.health_score <= bands.max_score))
+    on {{ in_band('final.health_score', 'bands') }}

@@ -15,6 +15,7 @@ from customer_health.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exi
 from customer_health.quality.results import blocking_results, record_results
 from orchestration.defs.keys import QUALITY_GATE_KEY, fact_key, mart_keys
 from orchestration.defs.outcomes import asset_check_result
+from orchestration.defs.partitions import scored_days
 from orchestration.defs.policies import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
 
@@ -29,8 +30,8 @@ FACT_KEY = fact_key()
             blocking=True,
             description=(
                 f"GX suite expectations/{EXIT_SUITE}.json on every day the run wrote: one row "
-                "per live account, scores and components in range, bands consistent with the "
-                "configured cut-offs. Blocking."
+                "per live account, scores and components in range, bands among the published "
+                "ones (the band rule itself is a dbt test). Blocking."
             ),
         ),
         dg.AssetCheckSpec(
@@ -38,7 +39,7 @@ FACT_KEY = fact_key()
             asset=FACT_KEY,
             description=(
                 f"GX suite expectations/{DRIFT_SUITE}.json: accounts changing band day over "
-                "day, the move of the lowest band's share, mean coverage. Flags, does not block."
+                "day, the move of the worst band's share, mean coverage. Flags, does not block."
             ),
         ),
     ],
@@ -48,9 +49,11 @@ def fact_exit_checks(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
     run_id = context.run.run_id
-    docs = DataDocs(warehouse.settings().data_dir, run_id, "fct_customer_health_daily")
+    settings = warehouse.settings()
+    first_day, last_day = scored_days(context.op_execution_context, settings)
+    docs = DataDocs(settings.data_dir, run_id, "fct_customer_health_daily")
     with warehouse.connect() as con, docs:
-        result = run_exit_checks(con, docs)
+        result = run_exit_checks(con, first_day, last_day, docs)
         record_results(con, run_id, result.records)
     days = dg.MetadataValue.text(f"{result.first_day} .. {result.last_day}")
     suite_record, drift_record = result.records

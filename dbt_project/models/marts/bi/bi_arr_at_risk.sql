@@ -1,20 +1,16 @@
 {{ config(materialized='view') }}
 {#- Revenue at risk per day, scorecard and revenue measure: the annual revenue of the
-    live accounts in the worst band (the highest band_order of the scoring
-    configuration), next to all their annual revenue. Subscription ARR and invoiced
+    live accounts in the worst band (dim_health_bands.is_worst: the band of the lowest
+    scores), next to all their annual revenue. Subscription ARR and invoiced
     revenue are kept apart (revenue_measure); accounts with neither are counted under
     `not_measured` with null money, never a 0 that only means "not measured". -#}
 with fact as (
     select * from {{ ref('fct_customer_health_daily') }}
 ),
 
-bands as (
-    select * from {{ ref('scoring_bands') }}
-),
-
 worst_band as (
-    select band from bands
-    where band_order = (select max(band_order) from bands)
+    select band from {{ ref('dim_health_bands') }}
+    where is_worst
 ),
 
 accounts as (

@@ -41,7 +41,7 @@ final as (
             as is_churned,
         latest.as_of_date as scored_at,
         latest.health_score,
-        coalesce(latest.health_band, 'insufficient_data') as health_band,
+        coalesce(latest.health_band, {{ no_data_band() }}) as health_band,
         latest.health_score_delta_7d,
         latest.health_score_delta_30d,
         case

@@ -77,13 +77,11 @@ final as (
         rollup.member_accounts,
         rollup.scored_accounts,
         {{ round2('rollup.rollup_score') }} as rollup_score,
-        coalesce(bands.band, 'insufficient_data') as rollup_band,
+        {{ band_of('bands') }} as rollup_band,
         {{ round2('rollup.mrr') }} as mrr
     from rollup
     left join bands
-        on {{ round2('rollup.rollup_score') }} >= bands.min_score
-        and ({{ round2('rollup.rollup_score') }} < bands.max_score
-            or (bands.max_score >= 100 and {{ round2('rollup.rollup_score') }} <= bands.max_score))
+        on {{ in_band(round2('rollup.rollup_score'), 'bands') }}
 )
 
 select * from final
