@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,20 @@ FILES: dict[str, tuple[str, ...]] = {
     SETTINGS: ("setting", "value"),
     OVERRIDES: ("account_id", "component", "score", "reason", "author", "valid_from", "valid_to"),
 }
-"""Every seed file and its columns, in the order they are validated and hashed."""
+"""Every seed file and its columns, in the order they are validated."""
+
+VERSIONED: dict[str, tuple[str, ...]] = {
+    name: tuple(c for c in columns if c != "description")
+    for name, columns in FILES.items()
+    if name != OVERRIDES
+}
+"""What the configuration version covers: every rule, not the descriptions, and not the
+manual overrides (they are flagged on the rows they change)."""
+NUMERIC_COLUMNS = frozenset(
+    ("min_coverage", "weight", "lower_bound", "upper_bound", "min_score", "max_score", "points",
+     "band_order")
+)  # fmt: skip
+BOOLEAN_COLUMNS = frozenset(("higher_is_better",))
 
 CATALOG_FILE = "dbt_project.yml"
 DEFAULT_SCORECARD = "default"
@@ -115,8 +129,11 @@ class ConfigSummary:
     """What a valid configuration holds, for run metadata and the command line."""
 
     config_dir: Path
-    sha256: str
-    """Over the files' bytes, in the order of FILES: changes whenever any file does."""
+    config_version: str
+    """`config_version`: the one version of the configuration (see `config_version`)."""
+    overrides_digest: str
+    """md5 of the override rows ('' when there are none): with the version, what the
+    scoring_config asset's data version says changed."""
     scorecards: tuple[str, ...]
     measure_rows: int
     overrides: int
@@ -128,7 +145,8 @@ class ConfigSummary:
         return (
             f"{len(self.scorecards)} scorecards ({', '.join(self.scorecards)}), "
             f"{self.measure_rows} measure rows, {self.overrides_active} of {self.overrides} "
-            f"overrides active on {self.as_of}, sha256 {self.sha256[:12]} ({self.config_dir})"
+            f"overrides active on {self.as_of}, config_version {self.config_version}"
+            f" ({self.config_dir})"
         )
 
 
@@ -228,7 +246,8 @@ def validate_config(
     overrides = validator.override_windows
     return ConfigSummary(
         config_dir=config_dir,
-        sha256=config_sha256(config_dir),
+        config_version=config_version(tables),
+        overrides_digest=_digest(tables[OVERRIDES] or [], FILES[OVERRIDES]),
         scorecards=tuple(validator.scorecards or ()),
         measure_rows=len(tables[MEASURES] or ()),
         overrides=len(overrides),
@@ -237,14 +256,41 @@ def validate_config(
     )
 
 
-def config_sha256(config_dir: Path) -> str:
-    """sha256 over each seed file's name and bytes, in the order of FILES."""
-    digest = hashlib.sha256()
-    for name in FILES:
-        data = (Path(config_dir) / name).read_bytes()
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
-    return digest.hexdigest()
+def config_version(tables: Mapping[str, list[Row] | None]) -> str:
+    """The configuration's version: the `config_version` of every fact row, which dbt is
+    given (HEALTH_CONFIG_VERSION) rather than computing it, so that the run, the Dagster
+    data version and the report say one version.
+
+    md5 over one line per row of every file of VERSIONED, `<seed>|<value>|...` (numbers
+    with six decimals, booleans true/false, empty cells empty), sorted and joined by
+    newlines: a stable text, whatever the file's row order or number formatting."""
+    lines = []
+    for name, columns in VERSIONED.items():
+        seed = name.removesuffix(".csv")
+        lines += ["|".join([seed, *_version_values(row, columns)]) for row in tables[name] or ()]
+    return hashlib.md5("\n".join(sorted(lines)).encode()).hexdigest()
+
+
+def _version_values(row: Row, columns: tuple[str, ...]) -> list[str]:
+    values = []
+    for column in columns:
+        text = row[column].strip()
+        if not text:
+            values.append("")
+        elif column in NUMERIC_COLUMNS:
+            values.append(str(Decimal(text).quantize(Decimal("0.000001"), ROUND_HALF_UP)))
+        elif column in BOOLEAN_COLUMNS:
+            values.append(text.lower())
+        else:
+            values.append(row[column])
+    return values
+
+
+def _digest(rows: list[Row], columns: tuple[str, ...]) -> str:
+    if not rows:
+        return ""
+    text = "\n".join(sorted("|".join(row[c] for c in columns) for row in rows))
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def _read_table(config_dir: Path, name: str, problems: list[Problem]) -> list[Row] | None:
@@ -1042,6 +1088,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="folder holding the scoring_*.csv files (default: $HEALTH_CONFIG_DIR, else seeds/)",
     )
+    parser.add_argument(
+        "--version",
+        action="store_true",
+        help="print only the configuration's version (what dbt reads as HEALTH_CONFIG_VERSION)",
+    )
     args = parser.parse_args(argv)
     try:
         config_dir = args.config_dir or Settings.from_env().config_dir
@@ -1053,7 +1104,7 @@ def main(argv: list[str] | None = None) -> int:
     except ScoringConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f"scoring configuration OK: {summary}")
+    print(summary.config_version if args.version else f"scoring configuration OK: {summary}")
     return 0
 
 

@@ -38,7 +38,7 @@ def test_connections_take_the_limits_from_the_settings(
     assert (tmp_path / "spill").is_dir()
     # dbt's profile reads the same values from the environment the dbt asset gives it
     settings = Settings.from_env()
-    env = dbt_environment(settings, "2025-01-02")
+    env = dbt_environment(settings, "2025-01-02", "v1")
     assert (env["HEALTH_DUCKDB_MEMORY_LIMIT"], env["HEALTH_DUCKDB_THREADS"]) == ("512MB", "1")
     assert env["HEALTH_DUCKDB_TEMP_DIR"] == str(tmp_path / "spill")
 

@@ -15,6 +15,7 @@ import duckdb
 
 from customer_health.contract import ENTITIES
 from customer_health.loader import load_entity
+from customer_health.scoring_config import validate_config
 from orchestration.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 RUN_ENV_NAMES = ("HEALTH_START_DATE", "HEALTH_DBT_SEED_PATH")
@@ -40,9 +41,17 @@ def load_landing(landing: Path, warehouse: Path, as_of: date) -> None:
 def dbt(
     args: list[str], work_dir: Path, as_of: date, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run dbt with its target/ and logs/ under `work_dir`; output captured, not checked."""
+    """Run dbt with its target/ and logs/ under `work_dir`, given the version of the seeds it
+    loads (as a run gives it); output captured, not checked."""
     environment = {name: value for name, value in os.environ.items() if name not in RUN_ENV_NAMES}
-    environment.update({"HEALTH_AS_OF": as_of.isoformat(), **env})
+    seeds = DBT_PROJECT_DIR / env.get("HEALTH_DBT_SEED_PATH", "../seeds")
+    environment.update(
+        {
+            "HEALTH_AS_OF": as_of.isoformat(),
+            "HEALTH_CONFIG_VERSION": validate_config(seeds).config_version,
+            **env,
+        }
+    )
     return subprocess.run(
         [
             str(DBT_EXECUTABLE),

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from customer_health.quality import data_docs, gx_suites
 from customer_health.quality.data_docs import DataDocs
 from customer_health.quality.gx_suites import validate_frames
-from customer_health.quality import data_docs, gx_suites
 
 SUITE = "docs_probe_invoices"
 

@@ -65,9 +65,10 @@ def seed_path(config_dir: Path) -> str:
     return str(staged.relative_to(DBT_PROJECT_DIR))
 
 
-def dbt_environment(settings: Settings, as_of: str) -> dict[str, str]:
+def dbt_environment(settings: Settings, as_of: str, config_version: str) -> dict[str, str]:
     """Environment for a dbt invocation, which the profile and the models read: where the
-    warehouse and the seeds are, the as-of date, and DuckDB's limits (as every connection
+    warehouse and the seeds are, their configuration version (int_scoring_config), the
+    as-of date, and DuckDB's limits (as every connection
     of the pipeline has them). The days to score are arguments (`window_arguments`).
 
     Tests are selected cautiously: a run that builds only some models (an asset-graph
@@ -81,6 +82,7 @@ def dbt_environment(settings: Settings, as_of: str) -> dict[str, str]:
         "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "cautious"),
         "HEALTH_WAREHOUSE_PATH": str(settings.warehouse_path),
         "HEALTH_DBT_SEED_PATH": seed_path(settings.config_dir),
+        "HEALTH_CONFIG_VERSION": config_version,
         "HEALTH_AS_OF": settings.as_of.isoformat() if settings.as_of else as_of,
     }
 
@@ -131,8 +133,8 @@ def health_dbt_models(
     """
     settings = warehouse.settings()
     first_day, last_day = scored_days(context, settings)
-    checked_config(settings.config_dir, as_of=last_day)
-    env = dbt_environment(settings, last_day.isoformat())
+    config = checked_config(settings.config_dir, as_of=last_day)
+    env = dbt_environment(settings, last_day.isoformat(), config.config_version)
     chunks = build_chunks(first_day, last_day, _accounts(warehouse), chunk_account_days())
     for number, (start, end) in enumerate(chunks, 1):
         part = f" (part {number} of {len(chunks)})" if len(chunks) > 1 else ""
