@@ -62,10 +62,10 @@ def run(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path):
     mp.undo()
 
 
-def _query(path: Path, sql: str) -> list[tuple]:
+def _query(path: Path, sql: str, parameters: list | None = None) -> list[tuple]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, parameters or []).fetchall()
     finally:
         con.close()
 
