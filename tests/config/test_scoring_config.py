@@ -244,8 +244,10 @@ def test_score_bands_must_reach_100(config: Path) -> None:
         (["good,50,100,1", "bad,5,50,2"], "line 3, column 'min_score': the lowest band 'bad'"),
         (
             ["bad,0,50,1", "good,50,100,2"],
-            ("line 2, column 'band_order': band 'bad' has band_order 1 but is number 2 by its"
-            " scores"),
+            (
+                "line 2, column 'band_order': band 'bad' has band_order 1 but is number 2 by its"
+                " scores"
+            ),
         ),
     ],
 )
