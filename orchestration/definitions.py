@@ -1,4 +1,16 @@
-"""Assembles the project's Dagster definitions; each integration lives in `defs/`."""
+"""Assembles the project's Dagster definitions; each stage lives in `defs/<stage>/`.
+
+What importing them reads, and why (nothing else: no database, no landing file):
+
+- the dbt manifest (`dbt_project/target/manifest.json`, prepared by `prepare_manifest()`
+  before the import): the dbt assets, and the asset keys other stages depend on, are
+  built from it;
+- `sync.yml`: one asset per sync destination;
+- `dbt_project/models/staging/raw/_raw__sources.yml`: the source checks each ingest
+  asset declares (freshness, volume);
+- the `HEALTH_*` settings that fix the shape of the graph (`HEALTH_START_DATE` for the
+  daily partitions). Every other setting is read when a step runs.
+"""
 
 from __future__ import annotations
 
