@@ -17,91 +17,160 @@ from customer_health.contract import ENTITIES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_definitions_hold_every_asset_and_blocking_check(dbt_manifest: Path) -> None:
+@pytest.fixture(scope="module")
+def defs(dbt_manifest: Path) -> dg.Definitions:
     from orchestration.definitions import defs
 
-    graph = defs.resolve_asset_graph()
-    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    for entity in ENTITIES:
-        assert f"raw/{entity}" in keys
-    assert "marts/fct_customer_health_daily" in keys
-    assert "serving/health_duckdb" in keys
-    assert "scoring_config" in keys
-    assert {"staging/stg_raw__accounts", "intermediate/int_account_days"} <= keys
+    return defs
 
-    checks = {key.to_user_string(): key for key in graph.asset_check_keys}
+
+@pytest.fixture(scope="module")
+def graph(defs: dg.Definitions):
+    return defs.resolve_asset_graph()
+
+
+@pytest.fixture(scope="module")
+def checks(graph) -> dict[str, dg.AssetCheckKey]:
+    return {key.to_user_string(): key for key in graph.asset_check_keys}
+
+
+def _keys(graph) -> set[str]:
+    return {key.to_user_string() for key in graph.get_all_asset_keys()}
+
+
+def test_every_stage_has_its_assets(graph) -> None:
+    keys = _keys(graph)
+    assert {f"raw/{entity}" for entity in ENTITIES} <= keys
+    assert {"scoring_config", "quality/gate", "serving/health_duckdb", "serving/health_report",
+            "serving/parquet_exports", "serving/postgres"} <= keys  # fmt: skip
+    assert {"staging/stg_raw__accounts", "intermediate/int_account_days",
+            "marts/fct_customer_health_daily", "marts/dim_health_bands",
+            "marts/mart_health_day_stats"} <= keys  # fmt: skip
+    assert {"sync/crm_postgres", "sync/crm_webhook", "sync/outbox"} <= keys
+
+
+@pytest.mark.parametrize(
+    ("prefix", "group"),
+    [("raw/", "ingest"), ("staging/", "transform"), ("intermediate/", "transform"),
+     ("marts/", "transform"), ("config/", "transform"), ("quality/", "quality"),
+     ("serving/", "publish"), ("sync/", "sync"), ("scoring_config", "transform")],
+)  # fmt: skip
+def test_each_asset_is_in_its_stage_s_group(graph, prefix: str, group: str) -> None:
+    """dbt's nodes take their group from dbt (models/_groups.yml); the others from their
+    stage."""
+    found = {graph.get(k).group_name for k in graph.get_all_asset_keys()
+             if k.to_user_string().startswith(prefix)}  # fmt: skip
+    assert found == {group}, prefix
+
+
+def test_every_asset_is_owned_and_described(graph) -> None:
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).owners == ["team:customer-health"], key
+        if not key.to_user_string().startswith(("staging/", "intermediate/", "config/")):
+            assert graph.get(key).description, key
+
+
+def test_every_raw_entity_has_a_blocking_door_check(graph, checks) -> None:
     for entity in ENTITIES:
         name = f"raw/{entity}:raw_{entity}"
         assert name in checks, sorted(checks)
         assert graph.get_check_spec(checks[name]).blocking
-    # source-level door checks as _raw__sources.yml configures them: usage blocks, the
-    # sparse feeds warn, accounts and subscriptions are not checked
+
+
+def test_source_checks_block_or_warn_as_configured(graph, checks) -> None:
+    """As _raw__sources.yml configures them: usage blocks, the sparse feeds warn,
+    accounts and subscriptions are not checked."""
     assert graph.get_check_spec(checks["raw/usage_events:volume_usage_events"]).blocking
     assert graph.get_check_spec(checks["raw/usage_events:freshness_usage_events"]).blocking
     for entity in ("invoices", "survey_responses", "support_tickets"):
         assert not graph.get_check_spec(checks[f"raw/{entity}:volume_{entity}"]).blocking
         assert not graph.get_check_spec(checks[f"raw/{entity}:freshness_{entity}"]).blocking
     assert not any(k.startswith(("raw/accounts:volume", "raw/subscriptions:fresh")) for k in checks)
-    # dbt tests become asset checks on the fact table, singular ones included
+
+
+def test_dbt_tests_are_checks_on_the_models_they_test(checks) -> None:
     assert any(k.startswith("marts/fct_customer_health_daily:") for k in checks)
     assert "marts/fct_health_score_drivers:assert_contributions_sum_to_score" in checks
     assert "marts/fct_health_score_drivers:assert_attributions_sum_to_changes" in checks
+    assert "marts/fct_customer_health_daily:assert_bands_match_cutoffs" in checks
+    assert "marts/dim_health_bands:assert_band_order_follows_scores" in checks
 
-    # publishing waits for every mart it copies
+
+def test_the_exit_suite_blocks_and_the_drift_check_warns(graph, checks) -> None:
+    fact = "marts/fct_customer_health_daily"
+    assert graph.get_check_spec(checks[f"{fact}:fct_customer_health_daily"]).blocking
+    assert not graph.get_check_spec(checks[f"{fact}:fct_customer_health_daily_drift"]).blocking
+
+
+def test_publishing_waits_for_the_gate_and_every_mart(graph) -> None:
     from orchestration.dbt_project import MART_MODELS
 
     serving = graph.get(dg.AssetKey(["serving", "health_duckdb"]))
     assert {"quality/gate", *(f"marts/{model}" for model in MART_MODELS)} <= {
         key.to_user_string() for key in serving.parent_keys
     }
-    # the exit checks: a blocking suite and a drift flag on the fact table
-    assert graph.get_check_spec(
-        checks["marts/fct_customer_health_daily:fct_customer_health_daily"]
-    ).blocking
-    assert not graph.get_check_spec(
-        checks["marts/fct_customer_health_daily:fct_customer_health_daily_drift"]
-    ).blocking
 
-    # grouped as an on-call engineer reads the graph, every asset described and owned
-    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"ingest", "transform", "quality", "publish", "sync"}
-    # every sync destination of sync.yml is an asset downstream of the gate and the file
+
+def test_every_sync_waits_for_the_gate_and_the_serving_file(graph) -> None:
     for name in ("crm_postgres", "crm_webhook", "outbox"):
         parents = graph.get(dg.AssetKey(["sync", name])).parent_keys
         assert {
             dg.AssetKey(["quality", "gate"]),
             dg.AssetKey(["serving", "health_duckdb"]),
+            dg.AssetKey(["marts", "sync_account_health"]),
         } <= parents
-    for key in graph.get_all_asset_keys():
-        assert graph.get(key).owners == ["team:customer-health"], key
-        if not key.to_user_string().startswith(("staging/", "intermediate/", "config/")):
-            assert graph.get(key).description, key
-    # the fact table and the serving file are expected fresh every day
+
+
+def test_the_daily_outputs_are_expected_fresh_every_day(graph) -> None:
+    """The fact table (its dbt meta says `freshness: daily`) and the serving file; no
+    other asset has a freshness policy."""
     from orchestration.defs.policies import DAILY_FRESHNESS
 
-    for name in ("marts/fct_customer_health_daily", "serving/health_duckdb"):
-        node = graph.get(dg.AssetKey.from_user_string(name))
-        assert node.freshness_policy == DAILY_FRESHNESS, name
-    # transient failures retry with backoff where the warehouse is written
+    fresh = {k.to_user_string() for k in graph.get_all_asset_keys()
+             if graph.get(k).freshness_policy is not None}  # fmt: skip
+    assert fresh == {"marts/fct_customer_health_daily", "serving/health_duckdb"}
+    for name in fresh:
+        assert graph.get(dg.AssetKey.from_user_string(name)).freshness_policy == DAILY_FRESHNESS
+
+
+@pytest.mark.parametrize(
+    "step",
+    ["raw__usage_events", "health_dbt_models", "serving__health_duckdb", "serving__parquet_exports",
+     "sync__outbox"],
+)  # fmt: skip
+def test_steps_that_write_retry_transient_failures(defs, step: str) -> None:
     from orchestration.defs.policies import TRANSIENT_RETRY
 
     job = defs.resolve_job_def("health_pipeline")
-    for step in ("raw__usage_events", "health_dbt_models", "serving__health_duckdb"):
-        assert job.graph.node_named(step).definition.retry_policy == TRANSIENT_RETRY, step
-    # only ingest is partitioned by day; the rest scores the run's days (run_days)
-    partitioned = {
-        key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).is_partitioned
-    }
-    assert partitioned == {f"raw/{entity}" for entity in ENTITIES}
-    for key in partitioned:  # a backfill of any range is one run
-        assert (
-            graph.get(dg.AssetKey.from_user_string(key)).backfill_policy
-            == dg.BackfillPolicy.single_run()
-        )
+    assert job.graph.node_named(step).definition.retry_policy == TRANSIENT_RETRY, step
 
-    job = defs.resolve_job_def("health_pipeline")
-    assert job.partitions_def is not None
-    assert isinstance(job.executor_def, dg.ExecutorDefinition)
+
+def test_only_ingest_is_partitioned_and_backfills_in_one_run(graph) -> None:
+    """The rest scores the run's days (run_days)."""
+    from orchestration.defs.partitions import DAILY
+
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys()
+                   if graph.get(k).is_partitioned}  # fmt: skip
+    assert partitioned == {f"raw/{entity}" for entity in ENTITIES}
+    for key in partitioned:
+        node = graph.get(dg.AssetKey.from_user_string(key))
+        assert node.partitions_def == DAILY
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_both_jobs_are_daily_partitioned_and_write_one_at_a_time(defs) -> None:
+    from orchestration.defs.jobs import WRITES_WAREHOUSE
+    from orchestration.defs.partitions import DAILY
+
+    for name in ("health_pipeline", "ingest_landing_files"):
+        job = defs.resolve_job_def(name)
+        assert job.partitions_def == DAILY, name
+        assert WRITES_WAREHOUSE.items() <= job.tags.items(), name
+    ingest = defs.resolve_job_def("ingest_landing_files")
+    assert {n.name for n in ingest.graph.nodes} == {
+        "scoring_config",
+        *(f"raw__{entity}" for entity in ENTITIES),
+    }
 
 
 HEAVY_AT_RUN_TIME = ("pandas", "great_expectations", "psycopg", "psycopg2", "pyarrow")
