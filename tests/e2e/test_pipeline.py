@@ -637,12 +637,13 @@ def test_exit_checks_validate_long_ranges_in_day_batches(pipeline, tmp_path, mon
     copy = _warehouse_copy(settings, tmp_path)
     con = duckdb.connect(str(copy))
     try:
-        con.execute(EVERY_DAY_WINDOW)
-        first, last = exit_checks.written_days(con)
+        first, last = con.execute(
+            "select min(as_of_date), max(as_of_date) from marts.mart_health_day_stats"
+        ).fetchone()
         live = exit_checks.live_accounts_per_day(con, first, last)
         monkeypatch.setattr(exit_checks, "BATCH_ROWS", 3 * max(live.values()))
         batches = exit_checks.day_batches(live, first, last, exit_checks.BATCH_ROWS)
-        passed = exit_checks.run_exit_checks(con)
+        passed = exit_checks.run_exit_checks(con, first, last)
         assert passed.suite.success, passed.suite.failures
         assert passed.suite.batches == len(batches) >= (last - first).days // 3
         assert passed.suite.rows == sum(live.values())
@@ -654,7 +655,7 @@ def test_exit_checks_validate_long_ranges_in_day_batches(pipeline, tmp_path, mon
             " where as_of_date = ?)",
             [middle, middle],
         )
-        failed = exit_checks.run_exit_checks(con)
+        failed = exit_checks.run_exit_checks(con, first, last)
     finally:
         con.close()
     assert not failed.suite.success
