@@ -14,17 +14,24 @@ from typing import Any
 
 import yaml
 
-from customer_health.settings import PROJECT_ROOT
+from customer_health.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 SOURCE_TABLE = "marts.sync_account_health"
 SOURCE_KEY = "account_id"
-SOURCE_COLUMNS = (
-    "account_id", "account_name", "csm_owner", "segment", "scorecard", "health_score",
-    "health_band", "health_trend", "health_score_delta_7d", "health_score_delta_30d",
-    "top_positive_driver", "top_negative_driver", "score_coverage", "is_churned", "arr",
-    "config_version", "scored_at",
-)  # fmt: skip
-"""The columns of marts.sync_account_health (its dbt contract)."""
+SYNC_MODEL = "sync_account_health"
+SYNC_MODEL_YML = DBT_PROJECT_DIR / "models" / "marts" / "sync" / "_sync__models.yml"
+
+
+def contract_columns(path: Path = SYNC_MODEL_YML) -> tuple[str, ...]:
+    """The columns of marts.sync_account_health, from its dbt contract (the one place
+    they are listed)."""
+    models = yaml.safe_load(path.read_text(encoding="utf-8"))["models"]
+    [model] = [m for m in models if m["name"] == SYNC_MODEL]
+    return tuple(column["name"] for column in model["columns"])
+
+
+SOURCE_COLUMNS = contract_columns()
+"""What a destination's fields may map to."""
 
 TYPES = ("postgres", "webhook", "file")
 ON_DELETE = ("delete", "tombstone", "ignore")
