@@ -39,6 +39,27 @@ def _imported(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> lis
     return [base] + [f"{base}.{alias.name}" for alias in node.names]
 
 
+def unresolved_imports() -> list[str]:
+    """Imports of the project's packages whose module does not exist (`import m` or
+    `from m import x` where m is no module of the project)."""
+    paths = {_module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    missing = []
+    for module, path in paths.items():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            base, *names = _imported(module, path, node)
+            if isinstance(node, ast.Import):
+                names = [base, *names]
+                candidates = [[n] for n in names]
+            else:
+                candidates = [[base]]
+            for options in candidates:
+                if options[0].split(".")[0] in PACKAGES and options[0] not in paths:
+                    missing.append(f"{module}: {options[0]}")
+    return sorted(missing)
+
+
 def import_graph() -> dict[str, set[str]]:
     """Each module of the project -> the project's modules it imports, and every outside
     top-level package it imports (as `external:<name>`)."""
@@ -111,6 +132,11 @@ def test_the_graph_sees_the_project() -> None:
     assert "customer_health.loader" in GRAPH["orchestration.defs.ingest.assets"]
     assert "external:dagster" in GRAPH["orchestration.defs.ingest.assets"]
     assert {_stage(m) for m in GRAPH} >= set(STAGES)
+
+
+def test_every_import_of_the_project_names_one_of_its_modules() -> None:
+    """A moved module leaves no import of its old path behind, even inside a function."""
+    assert unresolved_imports() == []
 
 
 def test_no_import_cycles() -> None:

@@ -51,6 +51,7 @@ import dagster as dg
 
 from customer_health.quality.results import CheckRecord
 from customer_health.scoring_config import ConfigSummary, ScoringConfigError, validate_config
+from customer_health.sync.runner import is_transient, redact
 
 STATUSES = ("published", "ok", "skipped", "failed", "dry_run")
 """The values of the `status` metadata of every output."""
@@ -97,8 +98,6 @@ def output_failure(
     """`failure` for an exception: redacted, retried by the step's policy only when it may
     pass on a retry (`is_transient`). Raise it `from None`: the original exception's text
     could hold a secret, and would be logged as the cause."""
-    from orchestration.defs.sync.runner import is_transient, redact
-
     error = redact(f"{type(exc).__name__}: {exc}", secrets)
     return failure(
         key,

@@ -389,7 +389,9 @@ def test_scoring_output_out_of_range_is_stopped_at_the_exit(case: Workspace, cap
     prepare_manifest()
     from orchestration.cli import ensure_dagster_home, report_failures
     from orchestration.definitions import defs
-    from orchestration.defs.keys import FACT_KEY, QUALITY_GATE_KEY
+    from orchestration.defs.keys import QUALITY_GATE_KEY, fact_key
+
+    FACT_KEY = fact_key()
 
     before = sha256_of(case.settings.serving_path)
     con = duckdb.connect(str(case.settings.warehouse_path))

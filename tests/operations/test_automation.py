@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from customer_health import alerts
 from orchestration.defs.jobs import health_pipeline, ingest_job
 from orchestration.defs.operations import failure_sensor, schedule
 from orchestration.defs.operations.landing_sensor import build_landing_sensor
@@ -210,7 +211,7 @@ def test_failed_run_is_recorded_and_posted_without_logging_the_webhook_url(
 
 
 def test_unreachable_webhook_is_reported_by_host_only() -> None:
-    outcome = failure_sensor.post_alert({"run_id": "r"}, "http://127.0.0.1:9/hook?token=s3cr3t")
+    outcome = alerts.post_alert({"run_id": "r"}, "http://127.0.0.1:9/hook?token=s3cr3t")
     assert outcome.startswith("alert to 127.0.0.1 failed") and "s3cr3t" not in outcome
 
 

@@ -135,6 +135,11 @@ def _serving(
         [account_name],
     )
     con.execute(
+        "create table dim_health_bands as select * from (values"
+        " ('green', 1, true), ('yellow', 2, true), ('red', 3, true),"
+        " ('insufficient_data', null, false)) as t(band, score_rank, is_scored)"
+    )
+    con.execute(
         "create table quality_check_results as select 'run-1' as run_id, 'exit' as stage,"
         " 'fct_customer_health_daily' as check_name, 'fct' as target, 'error' as severity,"
         " 'pass' as status, null as observed_value"
