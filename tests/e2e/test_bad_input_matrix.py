@@ -390,6 +390,7 @@ def test_scoring_output_out_of_range_is_stopped_at_the_exit(case: Workspace, cap
     from orchestration.cli import ensure_dagster_home, report_failures
     from orchestration.definitions import defs
     from orchestration.defs.keys import QUALITY_GATE_KEY, fact_key
+    from orchestration.defs.partitions import PARTITION_TAG
 
     FACT_KEY = fact_key()
 
@@ -409,6 +410,7 @@ def test_scoring_output_out_of_range_is_stopped_at_the_exit(case: Workspace, cap
             resources=defs.resources,
             selection=dg.AssetSelection.checks_for_assets(FACT_KEY)
             | dg.AssetSelection.assets(QUALITY_GATE_KEY, dg.AssetKey(["serving", "health_duckdb"])),
+            tags={PARTITION_TAG: BASE_END.isoformat()},  # the run's day: what the checks check
             raise_on_error=False,
         )
         report_failures(result)
