@@ -19,9 +19,12 @@ for large joins and sorts); raise the limit and the threads together on a bigger
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 DEFAULT_MEMORY_LIMIT = "2.5GB"
 DEFAULT_THREADS = 2
@@ -72,3 +75,29 @@ def connect(
             f"HEALTH_DUCKDB_MEMORY_LIMIT={settings['memory_limit']!r} is not a memory size"
             f" DuckDB accepts (such as 4GB or 512MB): {exc}"
         ) from exc
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    replace: bool = False,
+) -> int:
+    """Insert `rows` (tuples in `columns` order) into `relation` in one statement, from an
+    Arrow table (DuckDB's `executemany` inserts row by row: 27 s for 7,000 rows); with
+    `replace`, rows whose primary key exists replace them. Values are cast to the
+    columns' types by the insert. How many rows."""
+    if not rows:
+        return 0
+    frame = pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(columns)})
+    view = f"_insert_rows_{id(frame)}"
+    con.register(view, frame)
+    try:
+        verb = "insert or replace" if replace else "insert"
+        names = ", ".join(columns)
+        con.execute(f"{verb} into {relation} ({names}) select {names} from {view}")
+    finally:
+        con.unregister(view)
+    return len(rows)

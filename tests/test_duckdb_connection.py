@@ -1,13 +1,16 @@
-"""Every DuckDB connection the pipeline opens has the configured resource limits."""
+"""Every DuckDB connection the pipeline opens has the configured resource limits; rows are
+written in one statement."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from customer_health.duckdb_connection import DuckDBSettingsError, connect
+from customer_health.duckdb_connection import DuckDBSettingsError, connect, insert_rows
 from customer_health.settings import PROJECT_ROOT, Settings
 
 
@@ -90,3 +93,24 @@ def test_dbt_opens_duckdb_with_the_limits_once(tmp_path: Path) -> None:
     con.execute("select * from range(3000000) order by random()").fetchone()
     with pytest.raises(duckdb.NotImplementedException, match="temporary directory"):
         con.execute(f"set temp_directory = '{tmp_path}'")
+
+
+def test_insert_rows_casts_to_the_columns_and_replaces_by_key() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "create table t (k varchar primary key, n bigint, payload json, seen timestamp,"
+        " note varchar)"
+    )
+    at = datetime(2026, 6, 30, 12, 0)  # noqa: DTZ001 (a naive timestamp column)
+    columns = ("k", "n", "payload", "seen", "note")
+    assert insert_rows(con, "t", columns, []) == 0
+    rows = [("a", 1, '{"x": 1}', at, None), ("b", 2, '{"x": 2}', at, None)]
+    assert insert_rows(con, "t", columns, rows) == 2
+    with pytest.raises(duckdb.ConstraintException):  # a plain insert keeps the key unique
+        insert_rows(con, "t", columns, [("a", 9, "{}", at, "again")])
+    assert insert_rows(con, "t", columns, [("a", 3, '{"x": 3}', at, "new")], replace=True) == 1
+    assert con.execute("select k, n, payload ->> 'x', seen, note from t order by k").fetchall() == [
+        ("a", 3, "3", at, "new"),
+        ("b", 2, "2", at, None),
+    ]
+    assert con.execute("select typeof(payload) from t limit 1").fetchone() == ("JSON",)

@@ -13,10 +13,15 @@ from typing import Any
 
 import duckdb
 
+from customer_health.duckdb_connection import insert_rows
 from customer_health.quality.gx_suites import SuiteResult
 
 SCHEMA = "quality"
 TABLE = f"{SCHEMA}.quality_check_results"
+COLUMNS = (
+    "run_id", "checked_at", "stage", "check_name", "target", "partition", "severity", "status",
+    "observed_value", "evidence",
+)  # fmt: skip
 
 STAGES = ("door", "middle", "exit", "freshness")
 """door: raw batches (GX); middle: dbt tests; exit: new fact partitions (GX);
@@ -112,14 +117,12 @@ def record_results(
             r.partition,
             r.severity,
             r.status,
-            r.observed_value,
+            None if r.observed_value is None else str(r.observed_value),
             json.dumps(r.evidence, default=str, sort_keys=True) if r.evidence else None,
         )
         for r in records
     ]
-    if rows:
-        con.executemany(f"insert into {TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    return len(rows)
+    return insert_rows(con, TABLE, COLUMNS, rows)
 
 
 def blocking_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from customer_health.duckdb_connection import insert_rows
 from customer_health.sync.config import SOURCE_TABLE, Destination
 
 STATE_TABLE = "sync.sync_state"
@@ -136,11 +137,5 @@ def record_accepted(
         (destination, c.key, c.row_hash, json.dumps(c.payload), c.op == "delete", now, run_id)
         for c in accepted
     ]
-    if rows:
-        con.executemany(
-            f"insert or replace into {STATE_TABLE}"
-            " (destination, record_key, row_hash, payload, deleted, synced_at, run_id)"
-            " values (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-    return len(rows)
+    columns = ("destination", "record_key", "row_hash", "payload", "deleted", "synced_at", "run_id")
+    return insert_rows(con, STATE_TABLE, columns, rows, replace=True)
