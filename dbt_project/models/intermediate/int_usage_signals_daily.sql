@@ -35,18 +35,41 @@ windows as (
     cross join settings
 ),
 
+-- the days any window reaches (the earliest prior window's start .. the last scored
+-- day): the range joins below pair each scored day with its account's active days in
+-- reach, not with all of its history
+reach as (
+    select min(prior_start_date) as after_date, max(as_of_date) as to_date from windows
+),
+
+usage_in_reach as (
+    select usage_daily.*
+    from usage_daily
+    cross join reach
+    where usage_daily.activity_date > reach.after_date
+        and usage_daily.activity_date <= reach.to_date
+),
+
+features_in_reach as (
+    select usage_features.*
+    from usage_features
+    cross join reach
+    where usage_features.activity_date > reach.after_date
+        and usage_features.activity_date <= reach.to_date
+),
+
 current_usage as (
     select
         windows.account_id,
         windows.as_of_date,
         count(*) as active_days,
-        sum(usage_daily.events) as events,
-        sum(usage_daily.active_users) as active_user_days
+        sum(usage_in_reach.events) as events,
+        sum(usage_in_reach.active_users) as active_user_days
     from windows
-    inner join usage_daily
-        on usage_daily.account_id = windows.account_id
-        and usage_daily.activity_date > windows.window_start_date
-        and usage_daily.activity_date <= windows.as_of_date
+    inner join usage_in_reach
+        on usage_in_reach.account_id = windows.account_id
+        and usage_in_reach.activity_date > windows.window_start_date
+        and usage_in_reach.activity_date <= windows.as_of_date
     group by windows.account_id, windows.as_of_date
 ),
 
@@ -54,12 +77,12 @@ prior_usage as (
     select
         windows.account_id,
         windows.as_of_date,
-        sum(usage_daily.events) as prior_events
+        sum(usage_in_reach.events) as prior_events
     from windows
-    inner join usage_daily
-        on usage_daily.account_id = windows.account_id
-        and usage_daily.activity_date > windows.prior_start_date
-        and usage_daily.activity_date <= windows.window_start_date
+    inner join usage_in_reach
+        on usage_in_reach.account_id = windows.account_id
+        and usage_in_reach.activity_date > windows.prior_start_date
+        and usage_in_reach.activity_date <= windows.window_start_date
     group by windows.account_id, windows.as_of_date
 ),
 
@@ -67,12 +90,12 @@ features_used as (
     select
         windows.account_id,
         windows.as_of_date,
-        count(distinct usage_features.event_name) as distinct_features
+        count(distinct features_in_reach.event_name) as distinct_features
     from windows
-    inner join usage_features
-        on usage_features.account_id = windows.account_id
-        and usage_features.activity_date > windows.window_start_date
-        and usage_features.activity_date <= windows.as_of_date
+    inner join features_in_reach
+        on features_in_reach.account_id = windows.account_id
+        and features_in_reach.activity_date > windows.window_start_date
+        and features_in_reach.activity_date <= windows.as_of_date
     group by windows.account_id, windows.as_of_date
 ),
 
