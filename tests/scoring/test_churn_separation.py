@@ -131,6 +131,39 @@ def test_dbt_unit_tests_pass(scored_warehouse: Path, tmp_path: Path) -> None:
     assert ran == dict.fromkeys(defined, "pass"), out[-2000:]
 
 
+def test_tests_of_history_are_scoped_to_the_run_days(
+    scored_warehouse: Path, tmp_path: Path
+) -> None:
+    """Generic tests on the marts rewritten by day, and on the models that name their day
+    column in `meta.tests_scoped_by` (the usage events, their daily aggregates, the
+    account-day spine), read only the run's days (macros/test_scope.sql); other tests
+    read their whole table."""
+    window = "between (select score_from_date from "
+    scoped = {
+        "unique_stg_raw__usage_events_event_id": "occurred_date",
+        "unique_combination_int_usage_daily_account_id__activity_date": "activity_date",
+        "unique_combination_int_usage_features_daily_account_id__activity_date__event_name":
+            "activity_date",
+        "unique_combination_int_account_days_account_id__as_of_date": "as_of_date",
+        "unique_combination_fct_customer_health_daily_account_id__as_of_date": "as_of_date",
+    }  # fmt: skip
+    whole = ["unique_stg_raw__invoices_invoice_id", "unique_scoring_scorecards_scorecard"]
+    dbt_ok(["compile", "--select", *scoped, *whole], tmp_path, END,
+           HEALTH_WAREHOUSE_PATH=str(scored_warehouse))  # fmt: skip
+    nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
+    compiled = {
+        node["name"]: " ".join(node["compiled_code"].split())
+        for node in nodes.values()
+        if node["resource_type"] == "test" and node.get("compiled_code")
+    }
+    for name, column in scoped.items():
+        sql = next(text for stem, text in compiled.items() if stem.startswith(name))
+        assert f"{column} {window}" in sql, sql
+    for name in whole:
+        sql = next(text for stem, text in compiled.items() if stem.startswith(name))
+        assert window not in sql, sql
+
+
 def test_sample_data_exercises_every_scorecard(scored_warehouse: Path) -> None:
     con = duckdb.connect(str(scored_warehouse), read_only=True)
     try:
