@@ -138,9 +138,9 @@ def test_tests_of_history_are_scoped_to_the_run_days(
     column in `meta.tests_scoped_by` (the usage events, their daily aggregates, the
     account-day spine), read only the run's days (macros/test_scope.sql); other tests
     read their whole table."""
-    window = "between (select score_from_date from "
+    window = ">= (select score_from_date from "
     scoped = {
-        "unique_stg_raw__usage_events_event_id": "occurred_date",
+        "unique_stg_raw__usage_events_event_id": "occurred_at",
         "unique_combination_int_usage_daily_account_id__activity_date": "activity_date",
         "unique_combination_int_usage_features_daily_account_id__activity_date__event_name":
             "activity_date",
