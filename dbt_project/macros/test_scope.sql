@@ -11,10 +11,13 @@
 
     A model whose rows are days of history that a run does not rewrite names its day
     column (a date, or a timestamp the engine can prune on) in
-    `meta: {tests_scoped_by: <column>}`, and its generic tests are scoped to the
-    window's days on that column the same way: the usage events and their daily
-    aggregates, the account-day spine. Tested whole, they would cost every nightly run a
-    scan of all history (4.6 s at 10,000 accounts x 365 days, growing with both).
+    `meta: {tests_scoped_by: <column>}`, and its generic tests read the run's days on
+    that column: the usage events, their daily aggregates, the account-day spine.
+    Tested whole, they would cost every nightly run a scan of all history (4.6 s at
+    10,000 accounts x 365 days, growing with both). These models are built before
+    int_scoring_window (on a first build it does not exist yet), so their days come from
+    the run's event-time flags (run_window_date in macros/scoring.sql); a build without
+    the flags (by hand) tests them whole, and a build in parts tests each part's days.
     Other tables are tested whole (they are rebuilt whole and small).
 
     The window is read by relation, not ref(): a ref would make int_scoring_window a
@@ -37,21 +40,25 @@
             | selectattr('alias', 'equalto', relation.identifier)
             | selectattr('schema', 'equalto', relation.schema) | list -%}
         {%- set windows = nodes | selectattr('name', 'equalto', 'int_scoring_window') | list -%}
-        {%- set day_column = none -%}
-        {%- if tested and tested[0].config.materialized == 'incremental'
+        {%- if tested and windows and tested[0].config.materialized == 'incremental'
             and tested[0].config.unique_key == 'as_of_date' -%}
-            {%- set day_column = 'as_of_date' -%}
-        {%- elif tested -%}
-            {%- set day_column = (tested[0].config.meta or {}).get('tests_scoped_by') -%}
-        {%- endif -%}
-        {%- if day_column and windows -%}
             {%- set window = api.Relation.create(database=windows[0].database,
                 schema=windows[0].schema, identifier=windows[0].alias) -%}
-            {#- a timestamp column (an event time) scopes as a date does; the bare
-                lower bound lets the engine skip the history before it -#}
             {%- do conditions.append(
-                day_column ~ ' >= (select score_from_date from ' ~ window ~ ') and cast('
-                ~ day_column ~ ' as date) <= (select score_to_date from ' ~ window ~ ')') -%}
+                'as_of_date between (select score_from_date from ' ~ window ~ ')'
+                ~ ' and (select score_to_date from ' ~ window ~ ')') -%}
+        {%- elif tested -%}
+            {%- set day_column = (tested[0].config.meta or {}).get('tests_scoped_by') -%}
+            {%- set start = invocation_args_dict.get('event_time_start') -%}
+            {%- set end = invocation_args_dict.get('event_time_end') -%}
+            {%- if day_column and start and end -%}
+                {#- the run's days as literals (the end exclusive); a timestamp column (an
+                    event time) scopes as a date does, and the engine skips the history
+                    before the first day -#}
+                {%- do conditions.append(
+                    day_column ~ " >= cast('" ~ (start | string)[:10] ~ "' as date) and cast("
+                    ~ day_column ~ " as date) < cast('" ~ (end | string)[:10] ~ "' as date)") -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}

@@ -134,34 +134,45 @@ def test_dbt_unit_tests_pass(scored_warehouse: Path, tmp_path: Path) -> None:
 def test_tests_of_history_are_scoped_to_the_run_days(
     scored_warehouse: Path, tmp_path: Path
 ) -> None:
-    """Generic tests on the marts rewritten by day, and on the models that name their day
-    column in `meta.tests_scoped_by` (the usage events, their daily aggregates, the
-    account-day spine), read only the run's days (macros/test_scope.sql); other tests
-    read their whole table."""
-    window = ">= (select score_from_date from "
+    """Generic tests on the marts rewritten by day read the days of int_scoring_window;
+    those on the models that name their day column in `meta.tests_scoped_by` (the usage
+    events, their daily aggregates, the account-day spine) the run's days, from its
+    event-time flags (macros/test_scope.sql); other tests read their whole table."""
+    day, next_day = END.isoformat(), (END + timedelta(days=1)).isoformat()
+    window = "between (select score_from_date from "
     scoped = {
         "unique_stg_raw__usage_events_event_id": "occurred_at",
         "unique_combination_int_usage_daily_account_id__activity_date": "activity_date",
         "unique_combination_int_usage_features_daily_account_id__activity_date__event_name":
             "activity_date",
         "unique_combination_int_account_days_account_id__as_of_date": "as_of_date",
-        "unique_combination_fct_customer_health_daily_account_id__as_of_date": "as_of_date",
     }  # fmt: skip
+    marts = ["unique_combination_fct_customer_health_daily_account_id__as_of_date"]
     whole = ["unique_stg_raw__invoices_invoice_id", "unique_scoring_scorecards_scorecard"]
-    dbt_ok(["compile", "--select", *scoped, *whole], tmp_path, END,
-           HEALTH_WAREHOUSE_PATH=str(scored_warehouse))  # fmt: skip
-    nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
-    compiled = {
-        node["name"]: " ".join(node["compiled_code"].split())
-        for node in nodes.values()
-        if node["resource_type"] == "test" and node.get("compiled_code")
-    }
+    dbt_ok(["build", "--select", *scoped, *marts, *whole,
+            "--event-time-start", day, "--event-time-end", next_day],
+           tmp_path, END, HEALTH_WAREHOUSE_PATH=str(scored_warehouse))  # fmt: skip
+    results = [
+        r
+        for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("test.")
+    ]
+    assert len(results) == len(scoped) + len(marts) + len(whole)
+    assert {r["status"] for r in results} == {"pass"}
+    compiled = {r["unique_id"].split(".")[2]: " ".join(r["compiled_code"].split()) for r in results}
+
+    def sql_of(name: str) -> str:
+        return next(text for test, text in compiled.items() if test.startswith(name))
+
     for name, column in scoped.items():
-        sql = next(text for stem, text in compiled.items() if stem.startswith(name))
-        assert f"{column} {window}" in sql, sql
+        assert (
+            f"{column} >= cast('{day}' as date) and cast({column} as date)"
+            f" < cast('{next_day}' as date)"
+        ) in sql_of(name), sql_of(name)
+    for name in marts:
+        assert f"as_of_date {window}" in sql_of(name), sql_of(name)
     for name in whole:
-        sql = next(text for stem, text in compiled.items() if stem.startswith(name))
-        assert window not in sql, sql
+        assert window not in sql_of(name) and "cast('" not in sql_of(name), sql_of(name)
 
 
 def test_sample_data_exercises_every_scorecard(scored_warehouse: Path) -> None:

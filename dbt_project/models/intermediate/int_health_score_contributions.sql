@@ -30,6 +30,7 @@ parts as (
         component_scores.component_weight,
         component_scores.component_score,
         health_scores.health_score,
+        health_scores.computed_health_score,
         case when health_scores.computed_health_score is not null
                 and component_scores.component_score is not null
             then component_scores.component_weight / health_scores.available_weight
@@ -48,6 +49,7 @@ parts as (
         cast(null as double precision),
         cast(null as double precision),
         health_score,
+        computed_health_score,
         0
     from health_scores
 ),
@@ -58,14 +60,10 @@ exact as (
         case
             when parts.health_score is null then null
             when parts.component = 'override'
-                then health_scores.health_score
-                    - {{ round2('coalesce(health_scores.computed_health_score, 0)') }}
+                then parts.health_score - {{ round2('coalesce(parts.computed_health_score, 0)') }}
             else parts.weight_used * coalesce(parts.component_score, 0)
         end as contribution_exact
     from parts
-    inner join health_scores
-        on health_scores.account_id = parts.account_id
-        and health_scores.as_of_date = parts.as_of_date
 ),
 
 ranked as (

@@ -72,6 +72,9 @@ band_changes as (
         on yesterday.account_id = today.account_id
         and yesterday.as_of_date = {{ add_days('today.as_of_date', -1) }}
     where today.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
+        -- said outright, so that the join reads the window's days, not all history
+        and yesterday.as_of_date
+            between {{ add_days('scoring_window.score_from_date', -1) }} and scoring_window.score_to_date
     group by today.as_of_date
 ),
 
