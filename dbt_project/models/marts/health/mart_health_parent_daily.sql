@@ -33,9 +33,12 @@ parents as (
     where parent_account_id is not null
 ),
 
+-- each parent's own rows, and its direct children's (every parent of the fact is in
+-- `parents`): two equality joins, not one on `account_id or parent_account_id`, which
+-- no engine can hash (a nested loop over rows x parents: 43 s a part at 100,000 accounts)
 members as (
     select
-        parents.parent_account_id as rollup_account_id,
+        fact.account_id as rollup_account_id,
         fact.as_of_date,
         fact.health_score,
         fact.mrr
@@ -43,8 +46,18 @@ members as (
     cross join scoring_window
     inner join parents
         on parents.parent_account_id = fact.account_id
-        or parents.parent_account_id = fact.parent_account_id
     where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
+    union all
+    select
+        fact.parent_account_id,
+        fact.as_of_date,
+        fact.health_score,
+        fact.mrr
+    from fact
+    cross join scoring_window
+    where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
+        and fact.parent_account_id is not null
+        and fact.parent_account_id <> fact.account_id  -- its own parent: counted once, above
 ),
 
 rollup as (
