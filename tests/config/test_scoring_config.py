@@ -6,6 +6,7 @@ are found by content, so the expected line numbers follow the shipped files.
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -278,6 +279,36 @@ def test_overlapping_measure_bands(config: Path) -> None:
     message = str(problems(config))
     assert f"scoring_measure_bands.csv line {line}, column 'lower_bound'" in message
     assert "bands overlap; start it at 7" in message
+
+
+def test_dbt_refuses_overlapping_measure_bands_built_by_hand(
+    config: Path, tmp_path: Path, dbt_manifest: Path
+) -> None:
+    """A build by hand skips the check above: the dbt test on the seed catches the overlap
+    (it stands in for uniqueness tests on the long measure tables)."""
+    import os
+    import subprocess
+
+    from orchestration.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+    from orchestration.defs.dbt.assets import seed_path
+
+    replace_row(
+        config / sc.MEASURE_BANDS,
+        "days_since_last_activity,7,14,",
+        "days_since_last_activity,5,14,40",
+    )
+    test = "assert_measure_bands_do_not_overlap"
+    done = subprocess.run(
+        [str(DBT_EXECUTABLE), "build", "--select", "scoring_measure_bands", test,
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs")],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "HEALTH_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
+             "HEALTH_DBT_SEED_PATH": seed_path(config), "HEALTH_CONFIG_VERSION": "by-hand"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert re.search(rf"FAIL 1 {test}", done.stdout), done.stdout[-3000:]
 
 
 def test_only_the_last_measure_band_may_leave_its_upper_bound_empty(config: Path) -> None:
