@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 DEFAULT_MEMORY_LIMIT = "2.5GB"
 DEFAULT_THREADS = 2
@@ -91,6 +90,8 @@ def insert_rows(
     columns' types by the insert. How many rows."""
     if not rows:
         return 0
+    import pyarrow as pa  # here: importing the definitions loads no pyarrow
+
     frame = pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(columns)})
     view = f"_insert_rows_{id(frame)}"
     con.register(view, frame)
