@@ -63,6 +63,43 @@
     {{ return([7, 30]) }}
 {%- endmacro %}
 
+{#- A published mart this run's models may read by relation (not ref: they run before
+    it): the mart as the last run left it, or none on a first run or a full refresh. -#}
+{% macro published_mart(identifier) -%}
+    {%- if flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(
+        database=target.database,
+        schema=generate_schema_name('marts', none),
+        identifier=identifier)) }}
+{%- endmacro %}
+
+{#- The comparison days (before the run's window, change_periods() days before one of
+    its days) that the score marts already hold under this configuration: a run reads
+    their scores and contributions from fct_customer_health_daily and
+    fct_health_score_drivers instead of computing them again (int_scoring_days). A day
+    counts only when both marts hold it with the current config_version; the marts write
+    whole days, so a day they hold is complete. -#}
+{% macro published_comparison_days(scoring_window, scoring_config) -%}
+    {%- set marts = [published_mart('fct_customer_health_daily'),
+                     published_mart('fct_health_score_drivers')] -%}
+    {%- if none in marts -%}
+    select cast(null as date) as as_of_date where 1 = 0
+    {%- else -%}
+    {%- for mart in marts %}
+    select distinct published.as_of_date
+    from {{ mart }} as published
+    where published.as_of_date
+        between (select {{ add_days('score_from_date', -(change_periods() | max)) }} from {{ scoring_window }})
+        and (select {{ add_days('score_from_date', -1) }} from {{ scoring_window }})
+        and published.config_version = (select config_version from {{ scoring_config }})
+    {%- if not loop.last %}
+    intersect{% endif %}
+    {%- endfor %}
+    {%- endif %}
+{%- endmacro %}
+
 {#- The sources that feed measures, other than the accounts themselves. -#}
 {% macro health_feeds() -%}
     {{ return(var('health_sources').keys() | reject('equalto', 'accounts') | list) }}

@@ -573,6 +573,17 @@ def test_weight_change_rebuilds_only_the_days_it_is_run_for(
     new_version = versions[week.start]
     assert new_version != old_version
     assert {d for d, v in versions.items() if v == new_version} == in_week
+    # the days the week's changes compare with were scored again under the new
+    # configuration (the marts hold them under the old one; those before the data's
+    # first day do not exist), and no others
+    scored = {
+        d for (d,) in _fact(
+            settings.warehouse_path,
+            "select distinct as_of_date from intermediate.int_scoring_days",
+        )
+    }
+    compared = {d - timedelta(days=n) for d in in_week for n in (7, 30)} & before.keys()
+    assert scored == in_week | compared
 
 
 def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsys) -> None:
@@ -795,6 +806,26 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
         settings.warehouse_path,
         "select score_from_date, score_to_date from intermediate.int_scoring_window",
     ) == [(day, day)]
+    # ... and computed no other day's scores: the deltas and changes read the days 7 and
+    # 30 days before from the published marts where they hold them under this
+    # configuration (an earlier test may have re-run days under another one)
+    [(version,)] = _fact(
+        settings.serving_path,
+        f"select distinct config_version from fct_customer_health_daily where as_of_date = '{day}'",
+    )
+    other_version = {
+        d for (d,) in _fact(
+            settings.serving_path,
+            "select distinct as_of_date from fct_customer_health_daily"
+            f" where config_version <> '{version}'",
+        )
+    }
+    scored = _fact(
+        settings.warehouse_path, "select distinct as_of_date from intermediate.int_scoring_days"
+    )
+    assert {d for (d,) in scored} == {day} | (
+        {day - timedelta(days=7), day - timedelta(days=30)} & other_version
+    )
     # the fingerprints publishing trusts are those of the rows, in the warehouse (dbt
     # recorded them as it wrote) and in the serving file (the publication copied them)
     for database, schema in ((settings.warehouse_path, "marts"), (settings.serving_path, "main")):

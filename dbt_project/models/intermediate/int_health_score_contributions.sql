@@ -1,6 +1,6 @@
 {#-
     How each component (and an `overall` override) makes up each scored account-day's
-    health score, and how it moved the score over 7 and 30 days.
+    health score (how it moved the score: fct_health_score_drivers).
 
     weight_used   the component's weight shared over the components with data:
                   weight / available weight; 0 for components without data.
@@ -8,10 +8,6 @@
                   goes to the largest contribution, so contributions sum exactly to the
                   (rounded) health score. An `override` row carries the difference an
                   overall override makes.
-    change_7d / change_30d
-                  contribution minus the same component's contribution 7 / 30 days
-                  earlier: they sum exactly to the score's 7- / 30-day change, weight
-                  redistribution included. Null when either score is null.
 -#}
 with component_scores as (
     select * from {{ ref('int_component_scores') }}
@@ -101,20 +97,8 @@ final as (
         contributions.contribution,
         case when contributions.weight_used > 0
             then {{ round2('contributions.weight_used * (100 - contributions.component_score)') }}
-        end as points_lost,
-        {%- for days in change_periods() %}
-        case when contributions.health_score is not null and before_{{ days }}d.health_score is not null
-            then {{ round2('contributions.contribution - before_' ~ days ~ 'd.contribution') }}
-        end as change_{{ days }}d
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+        end as points_lost
     from contributions
-    {%- for days in change_periods() %}
-    left join contributions as before_{{ days }}d
-        on before_{{ days }}d.account_id = contributions.account_id
-        and before_{{ days }}d.component = contributions.component
-        and before_{{ days }}d.as_of_date = {{ add_days('contributions.as_of_date', -days) }}
-    {%- endfor %}
 )
 
 select * from final

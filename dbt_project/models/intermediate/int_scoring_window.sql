@@ -12,11 +12,7 @@
                      first run builds the history up to its window's end; the dbt asset
                      builds a long one in chunks, orchestration/defs/dbt/assets.py).
 -#}
-{%- set fact = adapter.get_relation(
-        database=target.database,
-        schema=generate_schema_name('marts', none),
-        identifier='fct_customer_health_daily') -%}
-{%- set fact_has_history = fact is not none and not flags.FULL_REFRESH -%}
+{%- set fact_has_history = published_mart('fct_customer_health_daily') is not none -%}
 
 with accounts as (
     select * from {{ ref('stg_raw__accounts') }}

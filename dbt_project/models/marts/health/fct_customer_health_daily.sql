@@ -10,11 +10,13 @@
 {#-
     The daily customer health score: one row per live account per day (the output
     contract, v2): an account's rows stop the day before it churns (int_account_days).
-    Scores are computed in int_health_scores for the days in int_scoring_window and the
-    days 7 and 30 days before each, which the deltas compare against (int_scoring_days);
-    this model writes the window's
-    days (delete+insert by as_of_date), so rebuilding any range gives the rows a full
-    rebuild gives.
+    Scores are computed in int_health_scores for the days in int_scoring_window; the
+    deltas compare with the scores 7 and 30 days before, computed too (int_scoring_days)
+    unless this table already holds those days under the same config_version
+    (published_comparison_days, macros/scoring.sql), when they are read from it
+    (int_published_scores). This
+    model writes the window's days (delete+insert by as_of_date), so rebuilding any range
+    gives the rows a full rebuild gives.
 -#}
 with health_scores as (
     select * from {{ ref('int_health_scores') }}
@@ -30,6 +32,12 @@ scoring_window as (
 
 scoring_config as (
     select * from {{ ref('int_scoring_config') }}
+),
+
+comparison_scores as (
+    select account_id, as_of_date, health_score from health_scores
+    union all
+    select account_id, as_of_date, health_score from {{ ref('int_published_scores') }}
 ),
 
 top_drivers as (
@@ -98,7 +106,7 @@ final as (
         on top_drivers.account_id = health_scores.account_id
         and top_drivers.as_of_date = health_scores.as_of_date
     {%- for days in change_periods() %}
-    left join health_scores as before_{{ days }}d
+    left join comparison_scores as before_{{ days }}d
         on before_{{ days }}d.account_id = health_scores.account_id
         and before_{{ days }}d.as_of_date = {{ add_days('health_scores.as_of_date', -days) }}
     {%- endfor %}
