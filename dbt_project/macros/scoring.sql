@@ -55,6 +55,38 @@
     {%- endfor %}), '')
 {%- endmacro %}
 
+{#- The parts a health score is split into: the components, then `override` (what an
+    overall override changes). The drivers mart has one row per part. -#}
+{% macro score_parts() -%}
+    {{ return(health_components() + ['override']) }}
+{%- endmacro %}
+
+{#- (name, expression) pairs: `pattern` with each name in place of `{}`. -#}
+{% macro named(names, pattern) -%}
+    {%- set pairs = [] -%}
+    {%- for name in names -%}
+        {%- do pairs.append((name, pattern | replace('{}', name))) -%}
+    {%- endfor -%}
+    {{ return(pairs) }}
+{%- endmacro %}
+
+{#- The name of the largest of `candidates` ((name, expression) pairs, in order), ties
+    going to the earlier one: in one row, what `row_number() over (order by expression
+    desc, position) = 1` picks over rows. The expressions must not be null (null when all
+    of them are). -#}
+{% macro first_largest(candidates) -%}
+    case
+    {%- for i in range(candidates | length) %}
+        when {% for j in range(candidates | length) if j != i -%}
+            {{ candidates[i][1] }} {{ '>' if j < i else '>=' }} {{ candidates[j][1] }}
+            {%- if not loop.last %} and {% endif %}
+        {%- else -%}
+            1 = 1
+        {%- endfor %} then '{{ candidates[i][0] }}'
+    {%- endfor %}
+    end
+{%- endmacro %}
+
 {#- The periods, in days, of the score changes the output contract carries
     (health_score_delta_7d/_30d, the drivers' change_7d/_30d, the movers' lists). A day's
     changes compare it with the days this many days before it, so a run scores those too

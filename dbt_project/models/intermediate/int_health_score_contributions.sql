@@ -1,104 +1,120 @@
 {#-
     How each component (and an `overall` override) makes up each scored account-day's
-    health score (how it moved the score: fct_health_score_drivers).
+    health score: one row per account-day, each part (score_parts(): the components,
+    then `override`) in columns; fct_health_score_drivers turns them into a row per part
+    and adds how each moved the score.
 
-    weight_used   the component's weight shared over the components with data:
-                  weight / available weight; 0 for components without data.
-    contribution  weight_used x component score, rounded to 0.01; the rounding remainder
-                  goes to the largest contribution, so contributions sum exactly to the
-                  (rounded) health score. An `override` row carries the difference an
-                  overall override makes.
+    <part>_weight_used   the component's weight shared over the components with data:
+                         weight / available weight; 0 for components without data and
+                         for `override`.
+    <part>_contribution  weight_used x component score, rounded to 0.01; the rounding
+                         remainder goes to the largest contribution (ties to the earlier
+                         part), so contributions sum exactly to the (rounded) health
+                         score. `override` carries the difference an overall override
+                         makes. Null when the score is null.
+    <part>_points_lost   weight_used x (100 - component score), when weight_used > 0.
+    top_positive_driver  the component with the largest contribution, when above 0;
+    top_negative_driver  the component losing the most points, when above 0 (ties to the
+                         earlier component; `override` is never a driver).
 -#}
-with component_scores as (
-    select * from {{ ref('int_component_scores') }}
-),
+{%- set components = health_components() -%}
+{%- set parts = score_parts() -%}
 
-health_scores as (
+with health_scores as (
     select * from {{ ref('int_health_scores') }}
 ),
 
-parts as (
-    select
-        component_scores.account_id,
-        component_scores.as_of_date,
-        component_scores.component,
-        component_scores.component_order,
-        component_scores.component_weight,
-        component_scores.component_score,
-        health_scores.health_score,
-        health_scores.computed_health_score,
-        case when health_scores.computed_health_score is not null
-                and component_scores.component_score is not null
-            then component_scores.component_weight / health_scores.available_weight
-            else 0
-        end as weight_used
-    from component_scores
-    inner join health_scores
-        on health_scores.account_id = component_scores.account_id
-        and health_scores.as_of_date = component_scores.as_of_date
-    union all
+shares as (
     select
         account_id,
         as_of_date,
-        'override',
-        {{ health_components() | length + 1 }},
-        cast(null as double precision),
-        cast(null as double precision),
         health_score,
         computed_health_score,
-        0
+        {%- for component in components %}
+        {{ component }}_weight,
+        {{ component }}_unrounded_score,
+        case when computed_health_score is not null and {{ component }}_unrounded_score is not null
+            then {{ component }}_weight / available_weight
+            else 0
+        end as {{ component }}_weight_used,
+        {%- endfor %}
+        cast(null as double precision) as override_weight,
+        cast(null as double precision) as override_unrounded_score,
+        0 as override_weight_used
     from health_scores
 ),
 
 exact as (
     select
-        parts.*,
-        case
-            when parts.health_score is null then null
-            when parts.component = 'override'
-                then parts.health_score - {{ round2('coalesce(parts.computed_health_score, 0)') }}
-            else parts.weight_used * coalesce(parts.component_score, 0)
-        end as contribution_exact
-    from parts
+        shares.*,
+        {%- for component in components %}
+        case when health_score is not null
+            then {{ component }}_weight_used * coalesce({{ component }}_unrounded_score, 0)
+        end as {{ component }}_exact,
+        {%- endfor %}
+        health_score - {{ round2('coalesce(computed_health_score, 0)') }} as override_exact
+    from shares
 ),
 
-ranked as (
+rounded as (
     select
         exact.*,
-        {{ round2('contribution_exact') }} as contribution_rounded,
-        row_number() over (
-            partition by account_id, as_of_date
-            order by abs(contribution_exact) desc, component_order
-        ) as size_rank
+        {%- for part in parts %}
+        {{ round2(part ~ '_exact') }} as {{ part }}_rounded,
+        {%- endfor %}
+        {{ first_largest(named(parts, 'abs({}_exact)')) }} as largest_part
     from exact
 ),
 
 contributions as (
     select
-        ranked.*,
-        case
-            when size_rank = 1 then {{ round2(
-                'contribution_rounded + health_score'
-                ~ ' - sum(contribution_rounded) over (partition by account_id, as_of_date)') }}
-            else contribution_rounded
-        end as contribution
-    from ranked
+        rounded.*,
+        {%- for part in parts %}
+        case when largest_part = '{{ part }}'
+            then {{ round2(part ~ '_rounded + health_score - ('
+                ~ (parts | map('string') | join('_rounded + ')) ~ '_rounded)') }}
+            else {{ part }}_rounded
+        end as {{ part }}_contribution,
+        {%- endfor %}
+        {%- for part in parts %}
+        case when {{ part }}_weight_used > 0
+            then {{ round2(part ~ '_weight_used * (100 - ' ~ part ~ '_unrounded_score)') }}
+        end as {{ part }}_points_lost
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from rounded
+),
+
+drivers as (
+    select
+        contributions.*,
+        {{ first_largest(named(components, '{}_contribution')) }} as most_contributing,
+        {{ first_largest(named(components, 'coalesce({}_points_lost, 0)')) }} as most_losing
+    from contributions
 ),
 
 final as (
     select
-        contributions.account_id,
-        contributions.as_of_date,
-        contributions.component,
-        contributions.component_order,
-        contributions.component_weight,
-        {{ round_to('contributions.weight_used', 6) }} as weight_used,
-        contributions.component_score,
-        contributions.contribution,
-        case when contributions.weight_used > 0
-            then {{ round2('contributions.weight_used * (100 - contributions.component_score)') }}
-        end as points_lost
-    from contributions
+        account_id,
+        as_of_date,
+        {%- for part in parts %}
+        {{ part }}_weight,
+        {{ round_to(part ~ '_weight_used', 6) }} as {{ part }}_weight_used,
+        {{ part }}_unrounded_score,
+        {{ part }}_contribution,
+        {{ part }}_points_lost,
+        {%- endfor %}
+        case most_contributing
+            {%- for component in components %}
+            when '{{ component }}' then case when {{ component }}_contribution > 0 then '{{ component }}' end
+            {%- endfor %}
+        end as top_positive_driver,
+        case most_losing
+            {%- for component in components %}
+            when '{{ component }}' then case when {{ component }}_points_lost > 0 then '{{ component }}' end
+            {%- endfor %}
+        end as top_negative_driver
+    from drivers
 )
 
 select * from final

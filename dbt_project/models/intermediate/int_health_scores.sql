@@ -1,7 +1,10 @@
 {#- The health score per scored account-day: the weighted mean of the component scores
     that have data, each component's weight shared over the others when it has none;
     null when the weight backed by data (score_coverage) is below the scorecard's
-    min_coverage. An `overall` override replaces the score on the days it is valid. -#}
+    min_coverage. An `overall` override replaces the score on the days it is valid.
+    One row per account-day, each component in columns: its rounded score, and its
+    unrounded score and weight, from which int_health_score_contributions splits the
+    score without reading the component rows again. -#}
 with days as (
     select * from {{ ref('int_scoring_days') }}
 ),
@@ -45,6 +48,8 @@ per_day as (
         {%- for component in health_components() %}
         max(case when component = '{{ component }}' then component_score end)
             as {{ component }}_score,
+        max(case when component = '{{ component }}' then component_weight end)
+            as {{ component }}_weight,
         {%- endfor %}
         max(case when is_overridden then 1 else 0 end) as has_component_override,
         {{ in_component_order(
@@ -69,6 +74,7 @@ scored as (
         per_day.weighted_points,
         {%- for component in health_components() %}
         per_day.{{ component }}_score,
+        per_day.{{ component }}_weight,
         {%- endfor %}
         {{ round_to('per_day.available_weight / nullif(per_day.total_weight, 0)', 6) }}
             as score_coverage,
@@ -113,6 +119,11 @@ final as (
         computed.available_weight,
         {%- for component in health_components() %}
         {{ round2('computed.' ~ component ~ '_score') }} as {{ component }}_score,
+        {%- endfor %}
+        {#- unrounded, with the scorecard's weights: the contributions' inputs -#}
+        {%- for component in health_components() %}
+        computed.{{ component }}_score as {{ component }}_unrounded_score,
+        computed.{{ component }}_weight,
         {%- endfor %}
         computed.score_coverage,
         computed.min_coverage,

@@ -1,9 +1,12 @@
 {#- The contributions of the comparison days this run does not compute because
     fct_health_score_drivers already holds them under this configuration
     (published_comparison_days, macros/scoring.sql): read from the drivers as the last
-    run left them, so the changes of the run's days compare with them. Empty on a first
-    build or a full refresh, and when every comparison day is computed again. -#}
+    run left them, so the changes of the run's days compare with them; one row per
+    account-day, each part's contribution in a column, as in
+    int_health_score_contributions. Empty on a first build or a full refresh, and when
+    every comparison day is computed again. -#}
 {%- set drivers = published_mart('fct_health_score_drivers') -%}
+{%- set parts = score_parts() -%}
 
 with scoring_window as (
     select * from {{ ref('int_scoring_window') }}
@@ -18,8 +21,10 @@ final as (
     select
         cast(null as varchar(128)) as account_id,
         cast(null as date) as as_of_date,
-        cast(null as varchar(64)) as component,
-        cast(null as double precision) as contribution
+        {%- for part in parts %}
+        cast(null as double precision) as {{ part }}_contribution
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     where 1 = 0
 )
 {%- else -%}
@@ -28,9 +33,17 @@ published_days as (
 ),
 
 final as (
-    select drivers.account_id, drivers.as_of_date, drivers.component, drivers.contribution
+    select
+        drivers.account_id,
+        drivers.as_of_date,
+        {%- for part in parts %}
+        max(case when drivers.component = '{{ part }}' then drivers.contribution end)
+            as {{ part }}_contribution
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from {{ drivers }} as drivers
     where drivers.as_of_date in (select as_of_date from published_days)
+    group by drivers.account_id, drivers.as_of_date
 )
 {%- endif %}
 

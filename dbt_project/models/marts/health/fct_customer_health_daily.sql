@@ -40,29 +40,6 @@ comparison_scores as (
     select account_id, as_of_date, health_score from {{ ref('int_published_scores') }}
 ),
 
-top_drivers as (
-    select
-        account_id,
-        as_of_date,
-        max(case when up_rank = 1 and contribution > 0 then component end) as top_positive_driver,
-        max(case when down_rank = 1 and points_lost > 0 then component end) as top_negative_driver
-    from (
-        select
-            contributions.*,
-            row_number() over (
-                partition by account_id, as_of_date
-                order by contribution desc, component_order
-            ) as up_rank,
-            row_number() over (
-                partition by account_id, as_of_date
-                order by coalesce(points_lost, 0) desc, component_order
-            ) as down_rank
-        from contributions
-        where component <> 'override'
-    ) as ranked
-    group by account_id, as_of_date
-),
-
 final as (
     select
         health_scores.account_id,
@@ -80,8 +57,8 @@ final as (
         {{ round2('health_scores.health_score - before_' ~ days ~ 'd.health_score') }}
             as health_score_delta_{{ days }}d,
         {%- endfor %}
-        top_drivers.top_positive_driver,
-        top_drivers.top_negative_driver,
+        contributions.top_positive_driver,
+        contributions.top_negative_driver,
         health_scores.stale_components,
         health_scores.is_overridden,
         health_scores.override_reason,
@@ -102,9 +79,9 @@ final as (
     from health_scores
     cross join scoring_window
     cross join scoring_config
-    left join top_drivers
-        on top_drivers.account_id = health_scores.account_id
-        and top_drivers.as_of_date = health_scores.as_of_date
+    left join contributions
+        on contributions.account_id = health_scores.account_id
+        and contributions.as_of_date = health_scores.as_of_date
     {%- for days in change_periods() %}
     left join comparison_scores as before_{{ days }}d
         on before_{{ days }}d.account_id = health_scores.account_id

@@ -20,6 +20,8 @@
                   under the same config_version, when they are read from it
                   (int_published_contributions), as fct_customer_health_daily reads
                   its earlier scores. -#}
+{%- set parts = score_parts() %}
+
 with contributions as (
     select * from {{ ref('int_health_score_contributions') }}
 ),
@@ -33,37 +35,70 @@ scoring_config as (
 ),
 
 comparison_contributions as (
-    select account_id, as_of_date, component, contribution from contributions
+    select
+        account_id,
+        as_of_date,
+        {%- for part in parts %}
+        {{ part }}_contribution
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from contributions
     union all
-    select account_id, as_of_date, component, contribution from {{ ref('int_published_contributions') }}
+    select
+        account_id,
+        as_of_date,
+        {%- for part in parts %}
+        {{ part }}_contribution
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ ref('int_published_contributions') }}
 ),
 
-final as (
+{#- the window's account-days with their parts' contributions 7 and 30 days before, in
+    columns; then one row per part -#}
+compared as (
     select
-        contributions.account_id,
-        contributions.as_of_date,
-        contributions.component,
-        contributions.component_weight,
-        contributions.weight_used,
-        {{ round2('contributions.component_score') }} as component_score,
-        contributions.contribution,
-        contributions.points_lost,
+        contributions.*,
         {%- for days in change_periods() %}
-        {{ round2('contributions.contribution - before_' ~ days ~ 'd.contribution') }}
-            as change_{{ days }}d,
+        {%- set outer_loop = loop %}
+        {%- for part in parts %}
+        before_{{ days }}d.{{ part }}_contribution as {{ part }}_contribution_{{ days }}d_before
+        {%- if not (outer_loop.last and loop.last) %},{% endif %}
         {%- endfor %}
-        scoring_config.config_version
+        {%- endfor %}
     from contributions
     cross join scoring_window
-    cross join scoring_config
     {%- for days in change_periods() %}
     left join comparison_contributions as before_{{ days }}d
         on before_{{ days }}d.account_id = contributions.account_id
-        and before_{{ days }}d.component = contributions.component
         and before_{{ days }}d.as_of_date = {{ add_days('contributions.as_of_date', -days) }}
     {%- endfor %}
     where contributions.as_of_date
         between scoring_window.score_from_date and scoring_window.score_to_date
+),
+
+final as (
+    {%- for part in parts %}
+    select
+        compared.account_id,
+        compared.as_of_date,
+        '{{ part }}' as component,
+        compared.{{ part }}_weight as component_weight,
+        compared.{{ part }}_weight_used as weight_used,
+        {{ round2('compared.' ~ part ~ '_unrounded_score') }} as component_score,
+        compared.{{ part }}_contribution as contribution,
+        compared.{{ part }}_points_lost as points_lost,
+        {%- for days in change_periods() %}
+        {{ round2('compared.' ~ part ~ '_contribution - compared.' ~ part ~ '_contribution_' ~ days ~ 'd_before') }}
+            as change_{{ days }}d,
+        {%- endfor %}
+        scoring_config.config_version
+    from compared
+    cross join scoring_config
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 )
 
 select * from final
