@@ -43,16 +43,22 @@
     {{ return(var('health_components')) }}
 {%- endmacro %}
 
-{#- The non-null values of `expression` over one account-day's component rows (grouped
-    by account-day, one row per component), joined by `separator` in the order of
-    health_components(); null when there are none. The same as an ordered listagg, without
-    its cost: a sort per group (80% of int_health_scores' time, measured at 5,000 accounts)
-    and, on Spark, an order that collect_list does not keep. -#}
-{% macro in_component_order(expression, separator) -%}
+{#- `pattern` (a component's name in place of each `{}`) for each component, in component
+    order, joined by `separator`, skipping nulls; null when all are null. -#}
+{% macro in_component_order(pattern, separator) -%}
     nullif(concat_ws({{ separator }}
-    {%- for component in health_components() %},
-        max(case when component = '{{ component }}' then {{ expression }} end)
+    {%- for component, expression in named(health_components(), pattern) %},
+        {{ expression }}
     {%- endfor %}), '')
+{%- endmacro %}
+
+{#- The sum of `pattern` (a component's name in place of each `{}`) over the components,
+    nulls counting as 0, as SUM over the component rows would skip them. -#}
+{% macro sum_over_components(pattern) -%}
+    ({% for component, expression in named(health_components(), pattern) -%}
+        coalesce({{ expression }}, 0)
+        {%- if not loop.last %} + {% endif %}
+    {%- endfor %})
 {%- endmacro %}
 
 {#- The parts a health score is split into: the components, then `override` (what an

@@ -39,27 +39,19 @@ billing_signals as (
 
 per_day as (
     select
-        account_id,
-        as_of_date,
-        sum(case when component_score is not null then component_weight else 0 end)
+        component_scores.*,
+        {{ sum_over_components('case when {}_score is not null then {}_weight end') }}
             as available_weight,
-        sum(component_weight) as total_weight,
-        sum(component_weight * component_score) as weighted_points,
-        {%- for component in health_components() %}
-        max(case when component = '{{ component }}' then component_score end)
-            as {{ component }}_score,
-        max(case when component = '{{ component }}' then component_weight end)
-            as {{ component }}_weight,
-        {%- endfor %}
-        max(case when is_overridden then 1 else 0 end) as has_component_override,
-        {{ in_component_order(
-            "case when is_overridden then component || ': ' || override_reason end",
+        {{ sum_over_components('{}_weight') }} as total_weight,
+        {{ sum_over_components('{}_weight * {}_score') }} as weighted_points,
+        case when {{ named(health_components(), '{}_is_overridden') | map('last') | join(' or ') }}
+            then 1 else 0
+        end as has_component_override,
+        {{ in_component_order("case when {}_is_overridden then '{}: ' || {}_override_reason end",
             "'; '") }} as component_override_reasons,
-        {{ in_component_order(
-            'case when is_stale and component_weight > 0 then component end',
+        {{ in_component_order("case when {}_is_stale and {}_weight > 0 then '{}' end",
             "','") }} as stale_components
     from component_scores
-    group by account_id, as_of_date
 ),
 
 scored as (
