@@ -266,7 +266,9 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
     with new columns), else each changed partition folder, so that a tool reading a
     partition sees its old files or its new ones. Partitions whose rows did not change
     (their fingerprint is the one recorded in the folder's `.fingerprints.json`) are
-    not rewritten."""
+    not rewritten. Partitioned tables are written in their stored order (sorting the
+    drivers by every column was two thirds of their export); the others sorted, so that
+    their one file is the same for the same rows."""
     staging = exports.with_name(f".{exports.name}.{run_id}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -293,7 +295,7 @@ def export_parquet(serving: Path, exports: Path, *, run_id: str) -> Exported:
                     selected = f"(select * from {relation} where {days_in(days)})"
                 if days is None or days:
                     con.execute(
-                        f"copy (select * from {selected} order by all) to '{target}'"
+                        f"copy (select * from {selected}) to '{target}'"
                         f" (format parquet, partition_by ({PARTITION_COLUMN}))"
                     )
                 target.mkdir(exist_ok=True)
