@@ -1,3 +1,6 @@
+{#- A view, as int_measure_values: int_component_scores aggregates it as it is computed. -#}
+{{ config(materialized='view') }}
+
 {#- Each measure a scorecard uses (int_scoring_measures), scored 0-100 by its method:
     `linear` between the two thresholds (clamped; `higher_is_better` false reverses it),
     `bands` by the points of the band the value falls in (seeds/scoring_measure_bands.csv,
