@@ -375,12 +375,15 @@ def test_bad_rows_are_quarantined_and_counted(pipeline) -> None:
 
 def test_rerunning_a_range_gives_the_rows_the_full_build_gave(pipeline) -> None:
     """Re-running some days rewrites them (delete+insert) with exactly the rows the first,
-    full build wrote, deltas and drivers included: no state leaks between runs, nor
-    between the parts the full build was built in (the range spans a part's end)."""
+    full build wrote, deltas and drivers included, and each account's latest figures
+    are those the full build gave: no state leaks between runs, nor between the parts the
+    full build was built in (the range spans a part's end)."""
     settings, _ = pipeline
     queries = [
         "select * from fct_customer_health_daily order by account_id, as_of_date",
         "select * from fct_health_score_drivers order by account_id, as_of_date, component",
+        # rebuilt from its last rows and the window's (dim_accounts.sql)
+        "select * from dim_accounts order by account_id",
     ]
     before = [_fact(settings.serving_path, query) for query in queries]
     assert run_pipeline(settings, RunWindow(END - timedelta(days=9), END - timedelta(days=3)))

@@ -35,6 +35,7 @@ scoring_config as (
 ),
 
 comparison_contributions as (
+    {%- for source in ['contributions', ref('int_published_contributions')] %}
     select
         account_id,
         as_of_date,
@@ -42,16 +43,11 @@ comparison_contributions as (
         {{ part }}_contribution
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
-    from contributions
+    from {{ source }}
+    {%- if not loop.last %}
     union all
-    select
-        account_id,
-        as_of_date,
-        {%- for part in parts %}
-        {{ part }}_contribution
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from {{ ref('int_published_contributions') }}
+    {%- endif %}
+    {%- endfor %}
 ),
 
 {#- the window's account-days with their parts' contributions 7 and 30 days before, in
