@@ -96,7 +96,8 @@
 {#- The periods, in days, of the score changes the output contract carries
     (health_score_delta_7d/_30d, the drivers' change_7d/_30d, the movers' lists). A day's
     changes compare it with the days this many days before it, so a run scores those too
-    (int_scoring_days). -#}
+    unless the score marts already hold them under this configuration (int_scoring_days,
+    published_comparison_days). -#}
 {% macro change_periods() -%}
     {{ return([7, 30]) }}
 {%- endmacro %}
