@@ -14,9 +14,8 @@
     deltas compare with the scores 7 and 30 days before, computed too (int_scoring_days)
     unless this table already holds those days under the same config_version
     (published_comparison_days, macros/scoring.sql), when they are read from it
-    (int_published_scores). This
-    model writes the window's days (delete+insert by as_of_date), so rebuilding any range
-    gives the rows a full rebuild gives.
+    (int_published_scores). This model writes the window's days (delete+insert by
+    as_of_date), so rebuilding any range gives the rows a full rebuild gives.
 -#}
 with health_scores as (
     select * from {{ ref('int_health_scores') }}
