@@ -56,7 +56,7 @@ BENCH_DAYS ?= 365
 BENCH_REPEAT ?= 3
 BENCH_OUT ?= bench/results
 
-bench: $(STAMP) ## Benchmarks: the pipeline against hand-written DuckDB (BENCH_ACCOUNTS=100000 BENCH_DAYS=365 BENCH_REPEAT=3; BENCH_FLAGS=--no-history2x skips the 2x history), the import time
+bench: $(STAMP) ## Benchmarks: the pipeline against hand-written DuckDB (BENCH_ACCOUNTS=100000 BENCH_DAYS=365 BENCH_REPEAT=3; BENCH_FLAGS=--no-history2x skips the 2x history, --resume keeps the finished measures of bench/results/latest.json), the import time
 	@$(PY) bench/import_time.py
 	@$(PY) bench/pipeline.py --accounts $(BENCH_ACCOUNTS) --days $(BENCH_DAYS) \
 		--repeat $(BENCH_REPEAT) --out $(BENCH_OUT) $(BENCH_FLAGS)

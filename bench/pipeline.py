@@ -30,6 +30,11 @@ Min and median of `--repeat` runs (the full builds: `--full-repeat`). Writes
 bench/results/latest.json (sizes, every figure, the ratios, the targets met or not,
 machine, commit) and bench/results/latest.md (the tables the README shows), rewritten
 after every run: a benchmark stopped part-way leaves its figures so far, marked incomplete.
+`--resume` keeps the measures of the report already in `--out` (same size, seed and end)
+that have all their runs, and runs only the sizes still missing: a default-size benchmark
+takes longer than one sitting. Each measure records the commit it ran at, and the report
+lists the files that differ between those commits and this one (`resumed_from`), so a
+reader can see whether the code measured was the same.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ class Sample:
 class Measure:
     name: str
     samples: list[Sample] = field(default_factory=list)
+    commit: str = ""
+    """The commit it was measured at (a resumed benchmark keeps earlier measures)."""
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)
@@ -93,8 +100,15 @@ class Measure:
             "seconds_median": round(statistics.median(seconds), 2),
             "peak_rss_gib_max": round(max(rss) / 2**30, 3),
             "exit_codes": sorted({s.exit_code for s in self.samples}),
+            "commit": self.commit or _git_commit(),
             "samples": [asdict(s) for s in self.samples],
         }
+
+    @classmethod
+    def from_summary(cls, name: str, summary: dict, commit: str) -> Measure:
+        """A measure of an earlier report (`commit`: the report's, when the measure has none)."""
+        samples = [Sample(**sample) for sample in summary["samples"]]
+        return cls(name, samples, summary.get("commit", commit))
 
 
 def _children(pid: int) -> list[int]:
@@ -350,13 +364,13 @@ def target_checks(report: dict) -> dict[str, dict[str, object]]:
 
 def markdown(report: dict) -> str:
     rows = [
-        "| measure | runs | min s | median s | peak RSS GiB |",
-        "|---|---|---|---|---|",
+        "| measure | runs | min s | median s | peak RSS GiB | commit |",
+        "|---|---|---|---|---|---|",
     ]
     for name, m in report["measures"].items():
         rows.append(
             f"| {name} | {m['runs']} | {m['seconds_min']} | {m['seconds_median']} "
-            f"| {m['peak_rss_gib_max']} |"
+            f"| {m['peak_rss_gib_max']} | {m['commit'][:10]} |"
         )
     size = report["size"]
     machine = report["machine"]
@@ -368,6 +382,11 @@ def markdown(report: dict) -> str:
         f" DuckDB memory: the pipeline {report['memory']['pipeline']},"
         f" the baseline {report['memory']['baseline']}."
     )
+    for commit, files in report.get("resumed_from", {}).items():
+        head += (
+            f" Resumed: measures at {commit[:10]}, whose files differ from this commit's"
+            f" in {', '.join(files) or 'none'}."
+        )
     if not report["complete"]:
         head += " Incomplete: the runs so far (the benchmark is running or was stopped)."
 
@@ -394,19 +413,23 @@ def main() -> int:
     parser.add_argument("--full-repeat", type=int, default=int(env("BENCH_FULL_REPEAT", 1)))
     parser.add_argument("--no-history2x", action="store_true", help="skip the 2x history size")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--resume", action="store_true", help="keep the finished measures in --out")
     args = parser.parse_args()
 
-    measures: dict[str, Measure] = {}
+    measures = resumed(args) if args.resume else {}
 
     def progress(measure: Measure) -> None:
         measures[measure.name] = measure
         write_report(args, measures, complete=False)
 
-    bench_size(
-        "", args.accounts, args.days, args.end, args.seed, args.repeat, args.full_repeat,
-        progress=progress,
-    )  # fmt: skip
-    if not args.no_history2x:
+    if not _finished(measures, "", args.repeat, args.full_repeat, baselines=True):
+        bench_size(
+            "", args.accounts, args.days, args.end, args.seed, args.repeat, args.full_repeat,
+            progress=progress,
+        )  # fmt: skip
+    if not args.no_history2x and not _finished(
+        measures, "_history2x", args.repeat, 1, baselines=False
+    ):
         bench_size(
             "_history2x",
             args.accounts,
@@ -422,6 +445,52 @@ def main() -> int:
     return 0
 
 
+def _size(args: argparse.Namespace) -> dict[str, object]:
+    return {"accounts": args.accounts, "days": args.days, "seed": args.seed,
+            "end": args.end.isoformat(), "history2x": not args.no_history2x}  # fmt: skip
+
+
+def resumed(args: argparse.Namespace) -> dict[str, Measure]:
+    """The measures of the report in `--out` when it is of this size, seed and end."""
+    path = args.out / "latest.json"
+    if not path.is_file():
+        return {}
+    earlier = json.loads(path.read_text())
+    keys = ("accounts", "days", "seed", "end")
+    if any(earlier["size"].get(key) != _size(args)[key] for key in keys):
+        print(f"--resume: {path} is of another size, starting afresh", flush=True)
+        return {}
+    kept = {
+        name: Measure.from_summary(name, m, earlier["commit"])
+        for name, m in earlier["measures"].items()
+    }
+    print(f"--resume: keeping {', '.join(kept)} from {path}", flush=True)
+    return kept
+
+
+def _finished(
+    measures: dict[str, Measure], name: str, repeat: int, full_repeat: int, *, baselines: bool
+) -> bool:
+    """Whether a size's measures are all there with all their runs."""
+    wanted = {f"full_build{name}": full_repeat, f"incremental_day{name}": repeat}
+    if baselines:
+        wanted |= {f"baseline_full_build{name}": full_repeat,
+                   f"baseline_incremental_day{name}": repeat}  # fmt: skip
+    return all(
+        len(measures[m].samples) >= runs if m in measures else False for m, runs in wanted.items()
+    )
+
+
+def _changed_since(commits: set[str]) -> dict[str, list[str]]:
+    """For each earlier commit a resumed report holds: the files that differ from HEAD."""
+    changed = {}
+    for commit in sorted(commits - {_git_commit()}):
+        done = subprocess.run(["git", "diff", "--name-only", commit, "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True)  # fmt: skip
+        changed[commit] = done.stdout.split() if done.returncode == 0 else ["unknown commit"]
+    return changed
+
+
 def write_report(args: argparse.Namespace, measures: dict[str, Measure], *, complete: bool) -> dict:
     """latest.json and latest.md from the runs so far: rewritten after every run, so a
     benchmark stopped part-way (a long size, a session's end) leaves what it measured,
@@ -431,12 +500,14 @@ def write_report(args: argparse.Namespace, measures: dict[str, Measure], *, comp
         "commit": _git_commit(),
         "complete": complete,
         "machine": {"cores": os.cpu_count(), "memory_gib": _memory_gib()},
-        "size": {"accounts": args.accounts, "days": args.days, "seed": args.seed,
-                 "end": args.end.isoformat(), "history2x": not args.no_history2x},
+        "size": _size(args),
         "measures": {name: m.summary() for name, m in measures.items()},
         # run_env leaves HEALTH_* out: the pipeline runs with the defaults
         "memory": {"pipeline": DEFAULT_MEMORY_LIMIT, "baseline": BASELINE_MEMORY_LIMIT},
     }  # fmt: skip
+    commits = {m["commit"] for m in report["measures"].values()}
+    if len(commits) > 1 or commits - {report["commit"]}:
+        report["resumed_from"] = _changed_since(commits)
     report["ratios"] = ratios(report)
     report["targets"] = target_checks(report)
     args.out.mkdir(parents=True, exist_ok=True)
