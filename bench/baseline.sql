@@ -6,7 +6,7 @@
 -- getvariable('score_to') as of getvariable('as_of') (HEALTH_AS_OF), and writes
 -- main.fct_customer_health_daily with the mart's columns and types.
 --
--- Same formulas as the dbt project (dbt_project/models/intermediate/*.sql, the mart and
+-- Same formulas as the dbt project (dbt_project/models/intermediate/*/*.sql, the mart and
 -- dbt_project/macros/), written the way DuckDB runs them fast rather than model by model:
 --   - only the scored days (the requested ones and the days 7 and 30 before them) and the
 --     raw rows their trailing windows reach are read;
