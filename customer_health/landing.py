@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from customer_health import duckdb_connection
 from customer_health.contract import ENTITIES, FILE_SUFFIXES, Entity
 
 _NAME_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -417,6 +418,19 @@ def file_event_dates(
     if row is None or row[0] is None:
         return None
     return row[0], row[1]
+
+
+def file_days(landing_file: LandingFile) -> tuple[date, date] | None:
+    """The days a file holds: the date in its name, else its event times' range, read
+    in a connection of its own (None when it cannot be read: the loader reports it)."""
+    if landing_file.name_date is not None:
+        return landing_file.name_date, landing_file.name_date
+    con = duckdb_connection.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        return file_event_dates(con, landing_file)
+    finally:
+        con.close()
 
 
 def event_date_range(

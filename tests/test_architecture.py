@@ -4,6 +4,9 @@
 - `orchestration/defs/<stage>/` modules are thin Dagster wrappers: none imports another
   stage's module (what stages share lives beside them in `orchestration/defs/*.py`);
 - the command line reaches the stages through the definitions, not their internals;
+- the Dagster layer reaches the warehouse through `customer_health.warehouse` only (the
+  one seam a second engine implements): no `orchestration/defs` module imports a
+  database driver, the loader or the modules that run SQL on a connection;
 - no two modules of the project import each other, directly or round a longer loop.
 
 Every import counts: at the top, inside a function or under TYPE_CHECKING.
@@ -168,6 +171,48 @@ def test_the_domain_package_imports_no_dagster(outside: str) -> None:
         )
         == []
     )
+
+
+DRIVERS = ("duckdb", "psycopg", "psycopg2", "pyspark")
+BEHIND_THE_SEAM = (
+    "customer_health.duckdb_connection",
+    "customer_health.loader.load_entity",
+    "customer_health.quality.results.record_results",
+    "customer_health.quality.exit_checks.run_exit_checks",
+    "customer_health.sync.runner.sync_destination",
+    "customer_health.publish.serving.publish_serving_file",
+    "customer_health.postgres.publish_schema",
+)
+"""A database driver, and what runs SQL on a connection: only customer_health.warehouse
+hands them a connection."""
+
+
+def imported_names(module: str) -> set[str]:
+    """Every dotted name a module's imports name (`from m import x` as m and m.x)."""
+    path = ROOT / Path(*module.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    return {
+        name
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in _imported(module, path, node)
+    }
+
+
+def _behind_the_seam(names: set[str]) -> list[str]:
+    return sorted(n for n in names if n.split(".")[0] in DRIVERS or n.startswith(BEHIND_THE_SEAM))
+
+
+def test_the_dagster_layer_reaches_the_warehouse_through_one_seam() -> None:
+    defs = [m for m in GRAPH if m.startswith("orchestration.defs")]
+    assert len(defs) > 15 and "customer_health.warehouse" in GRAPH["orchestration.defs.resources"]
+    reached = {m: _behind_the_seam(imported_names(m)) for m in defs}
+    assert {m: names for m, names in reached.items() if names} == {}
+
+
+def test_the_seam_check_sees_what_it_looks_for() -> None:
+    names = imported_names("customer_health.warehouse")
+    assert {"duckdb", "customer_health.loader.load_entity"} <= set(_behind_the_seam(names))
 
 
 def test_the_command_line_uses_no_stage_module() -> None:

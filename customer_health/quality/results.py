@@ -140,6 +140,15 @@ def blocking_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple]
     ).fetchall()
 
 
+def result_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, int]]:
+    """(status, results) of the run, by status."""
+    ensure_table(con)
+    return con.execute(
+        f"select status, count(*) from {TABLE} where run_id = ? group by status order by status",
+        [run_id],
+    ).fetchall()
+
+
 def partition_range(first: date, last: date) -> str:
     """The days a run checked, as stored in `partition`: `YYYY-MM-DD..YYYY-MM-DD`."""
     return f"{first.isoformat()}..{last.isoformat()}"

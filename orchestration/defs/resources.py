@@ -1,23 +1,18 @@
-"""The working DuckDB warehouse as a Dagster resource.
+"""The warehouse as a Dagster resource: its settings, and the engine every stage reaches
+it through (customer_health.warehouse, the one seam to the database).
 
 Resources read their settings when used, not at import.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
-from customer_health import duckdb_connection
 from customer_health.settings import Settings
-
-_LOCK_RETRIES = 5
+from customer_health.warehouse import Warehouse, open_warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -37,21 +32,7 @@ class WarehouseResource(dg.ConfigurableResource):
             settings = replace(settings, landing_dir=Path(self.landing_dir).resolve())
         return settings
 
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the warehouse, retried while another process holds the lock."""
-        path = self.settings().warehouse_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(_LOCK_RETRIES):
-            try:
-                con = duckdb_connection.connect(str(path), read_only=read_only)
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or attempt == _LOCK_RETRIES - 1:
-                    raise
-                time.sleep(2**attempt)
-        try:
-            con.execute("set TimeZone = 'UTC'")
-            yield con
-        finally:
-            con.close()
+    def engine(self) -> Warehouse:
+        """The warehouse these settings name: sessions for a step's operations, and the
+        publication (customer_health.warehouse)."""
+        return open_warehouse(self.settings())

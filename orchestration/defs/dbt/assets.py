@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import (
     DagsterDbtCliRuntimeError,
@@ -21,10 +20,10 @@ from dagster_dbt import (
 )
 
 from customer_health.build_chunks import build_chunks, chunk_account_days
-from customer_health.duckdb_connection import dbt_settings_environment
 from customer_health.quality.dbt_results import dbt_test_records, missing_results_record
-from customer_health.quality.results import partition_range, record_results
+from customer_health.quality.results import partition_range
 from customer_health.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+from customer_health.warehouse import open_warehouse
 from orchestration.dbt_project import TRANSLATOR, dbt_project, invocation_target, keep_parse_state
 from orchestration.defs.outcomes import checked_config
 from orchestration.defs.partitions import scored_days
@@ -66,10 +65,11 @@ def seed_path(config_dir: Path) -> str:
 
 
 def dbt_environment(settings: Settings, as_of: str, config_version: str) -> dict[str, str]:
-    """Environment for a dbt invocation, which the profile and the models read: where the
-    warehouse and the seeds are, their configuration version (int_scoring_config), the
-    as-of date, and DuckDB's limits (as every connection
-    of the pipeline has them). The days to score are arguments (`window_arguments`).
+    """Environment for a dbt invocation, which the profile and the models read: how the
+    profile reaches the warehouse (its engine says: for DuckDB the file and the limits
+    every connection of the pipeline has), where the seeds are, their configuration
+    version (int_scoring_config) and the as-of date. The days to score are arguments
+    (`window_arguments`).
 
     Tests are selected cautiously: a run that builds only some models (an asset-graph
     backfill launches the models whose parents are done, a run at a time) runs a test only
@@ -78,9 +78,8 @@ def dbt_environment(settings: Settings, as_of: str, config_version: str) -> dict
     against a newer account spine, say. A run of every model runs every test either way.
     """
     return {
-        **dbt_settings_environment(),
+        **open_warehouse(settings).dbt_profile_environment(),
         "DBT_INDIRECT_SELECTION": os.environ.get("DBT_INDIRECT_SELECTION", "cautious"),
-        "HEALTH_WAREHOUSE_PATH": str(settings.warehouse_path),
         "HEALTH_DBT_SEED_PATH": seed_path(settings.config_dir),
         "HEALTH_CONFIG_VERSION": config_version,
         "HEALTH_AS_OF": settings.as_of.isoformat() if settings.as_of else as_of,
@@ -182,12 +181,8 @@ def _build(
 
 def _accounts(warehouse: WarehouseResource) -> int:
     """Accounts in the raw layer (0 before any load): what a day of scoring costs."""
-    with warehouse.connect() as con:
-        try:
-            row = con.execute("select count(distinct account_id) from raw.accounts").fetchone()
-        except duckdb.CatalogException:
-            return 0
-    return int(row[0]) if row else 0
+    with warehouse.engine().session() as session:
+        return session.accounts()
 
 
 def stop_if_running(context: AssetExecutionContext, invocation: DbtCliInvocation) -> None:
@@ -228,8 +223,8 @@ def record_test_results(
                 partition=partition,
             )
         ]
-    with warehouse.connect() as con:
-        record_results(con, context.run_id, records)
+    with warehouse.engine().session() as session:
+        session.record_results(context.run_id, records)
     not_passed = [
         f"{r.check_name} ({r.status})" for r in records if r.status in ("fail", "warn", "error")
     ]

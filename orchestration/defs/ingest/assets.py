@@ -12,33 +12,21 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
 from dagster import AssetExecutionContext
 
 from customer_health.contract import ENTITIES, Entity
-from customer_health.loader import (
-    EntityLoad,
-    load_entity,
-    mark_validated,
-    unvalidated_rows_sql,
-)
+from customer_health.loader import EntityLoad
 from customer_health.quality.data_docs import DataDocs
 from customer_health.quality.gx_suites import validate_frames
-from customer_health.quality.results import (
-    CheckRecord,
-    partition_range,
-    record_results,
-    suite_record,
-)
+from customer_health.quality.results import CheckRecord, partition_range, suite_record
 from customer_health.quality.source_checks import (
     VOLUME_SUITE,
     Freshness,
     Volume,
     checks_for,
-    daily_volume,
-    freshness_record,
     volume_parameters,
 )
+from customer_health.warehouse import WarehouseSession
 from orchestration.defs.keys import SCORING_CONFIG_KEY
 from orchestration.defs.outcomes import asset_check_result
 from orchestration.defs.partitions import DAILY, window_days
@@ -185,15 +173,8 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
         first_day, last_day = window_days(context.partition_time_window)
         partition = partition_range(first_day, last_day)
         docs = DataDocs(settings.data_dir, context.run_id, f"{entity.name}_{partition}")
-        with warehouse.connect() as con, docs:  # the site is written whatever the outcome
-            result = load_entity(
-                con,
-                entity,
-                settings.landing_dir,
-                load_id=context.run_id,
-                as_of_time=window_end,
-                default_currency=settings.default_currency,
-            )
+        with warehouse.engine().session() as session, docs:  # docs: written whatever happens
+            result = session.load_entity(entity, load_id=context.run_id, as_of_time=window_end)
             context.log.info(
                 f"{entity.name}: {result.rows_loaded} rows loaded, "
                 f"{result.rows_quarantined} quarantined, {result.rows_duplicate} duplicates "
@@ -201,7 +182,7 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                 f"({result.count('unchanged')} unchanged, {result.count('deferred')} deferred, "
                 f"{len(result.failed)} refused)"
             )
-            record_results(con, context.run_id, [contract_record(entity, result, partition)])
+            session.record_results(context.run_id, [contract_record(entity, result, partition)])
             for failed in result.failed:  # each says what is wrong with the file (or link)
                 context.log.error(failed.error or failed.source_file)
             if result.failed:
@@ -210,22 +191,23 @@ def build_ingest_asset(entity: Entity) -> dg.AssetsDefinition:
                     metadata={"failed_files": [f.source_file for f in result.failed]},
                     allow_retries=False,
                 )
-            checks = []
+            checks: dict[str, Check] = {}
             for check_name, run in _door_checks(
-                con, entity, window_end, (first_day, last_day), partition, docs
+                session, entity, window_end, (first_day, last_day), partition, docs
             ):
                 try:
-                    checks.append(run())
+                    checks[check_name] = run()
                 except Exception as exc:  # a check that cannot run blocks, like a failure
                     error = _error_record(entity, check_name, partition, exc)
-                    record_results(con, context.run_id, [error])
+                    session.record_results(context.run_id, [error])
                     raise
             # recorded before the checks are reported: a failed run keeps its evidence
-            record_results(con, context.run_id, [record for record, _ in checks])
-            if checks[0][0].status == "pass":
-                mark_validated(con, entity)
+            session.record_results(context.run_id, [record for record, _ in checks.values()])
+            row_suite, _ = checks[suite_name(entity)]
+            if row_suite.status == "pass":  # its rows need no validation again
+                session.mark_validated(entity)
         yield dg.MaterializeResult(metadata=_load_metadata(result))
-        for record, metadata in checks:
+        for record, metadata in checks.values():
             yield asset_check_result(
                 record, key, {**metadata, "data_docs": dg.MetadataValue.path(str(docs.index_path))}
             )
@@ -237,7 +219,7 @@ Check = tuple[CheckRecord, dict[str, dg.MetadataValue]]
 
 
 def _door_checks(
-    con: duckdb.DuckDBPyConnection,
+    session: WarehouseSession,
     entity: Entity,
     window_end: datetime,
     days: tuple[date, date],
@@ -247,33 +229,34 @@ def _door_checks(
     """The checks to run after a load, by name: the row suite, then volume and freshness
     where `_raw__sources.yml` configures them."""
     configured = checks_for(entity)
-    checks = [(suite_name(entity), partial(_row_suite, con, entity, partition, docs))]
+    checks = [(suite_name(entity), partial(_row_suite, session, entity, partition, docs))]
     if configured.volume is not None:
         checks.append(
             (
                 volume_check_name(entity),
-                partial(_volume_check, con, entity, configured.volume, days, partition, docs),
+                partial(_volume_check, session, entity, configured.volume, days, partition, docs),
             )
         )
     if configured.freshness is not None:
         checks.append(
             (
                 freshness_check_name(entity),
-                partial(_freshness_check, con, entity, configured.freshness, window_end, partition),
+                partial(
+                    _freshness_check, session, entity, configured.freshness, window_end, partition
+                ),
             )
         )
     return checks
 
 
 def _row_suite(
-    con: duckdb.DuckDBPyConnection,
+    session: WarehouseSession,
     entity: Entity,
     partition: str,
     docs: DataDocs,
 ) -> Check:
     """The entity's GX suite over every batch not yet validated."""
-    reader = con.sql(unvalidated_rows_sql(entity)).to_arrow_reader(GX_BATCH_ROWS)
-    frames = (batch.to_pandas() for batch in reader)
+    frames = session.unvalidated_frames(entity, GX_BATCH_ROWS)
     suite = validate_frames(suite_name(entity), _non_empty(frames), docs=docs)
     record = suite_record(
         suite, stage="door", target=f"raw.{entity.name}", severity="error", partition=partition
@@ -285,7 +268,7 @@ def _row_suite(
 
 
 def _volume_check(
-    con: duckdb.DuckDBPyConnection,
+    session: WarehouseSession,
     entity: Entity,
     volume: Volume,
     days: tuple[date, date],
@@ -293,7 +276,7 @@ def _volume_check(
     docs: DataDocs,
 ) -> Check:
     """Each scored day's rows against its trailing average (GX suite raw_daily_volume)."""
-    frame = daily_volume(con, entity, volume, *days)
+    frame = session.daily_volume(entity, volume, *days)
     suite = validate_frames(
         VOLUME_SUITE, _non_empty(iter([frame])), volume_parameters(volume), docs=docs
     )
@@ -318,13 +301,13 @@ def _volume_check(
 
 
 def _freshness_check(
-    con: duckdb.DuckDBPyConnection,
+    session: WarehouseSession,
     entity: Entity,
     freshness: Freshness,
     as_of: datetime,
     partition: str,
 ) -> Check:
-    return freshness_record(con, entity, freshness, as_of, partition), {}
+    return session.freshness_record(entity, freshness, as_of, partition), {}
 
 
 def _error_record(entity: Entity, check_name: str, partition: str, exc: Exception) -> CheckRecord:

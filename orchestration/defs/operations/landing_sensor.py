@@ -18,9 +18,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from customer_health import duckdb_connection
 from customer_health.contract import ENTITIES
-from customer_health.landing import LandingFile, discover_files, file_event_dates, utc_now
+from customer_health.landing import discover_files, file_days, utc_now
 from customer_health.settings import Settings
 from orchestration.defs.jobs import ingest_job
 from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
@@ -36,19 +35,6 @@ class LandingChanges:
     first_day: date | None
     last_day: date | None
     seen: Seen
-
-
-def _file_days(landing_file: LandingFile) -> tuple[date, date] | None:
-    """The days a file holds: the date in its name, else its event times' range (None when
-    it cannot be read: the run's loader will report it, so it still gets a run)."""
-    if landing_file.name_date is not None:
-        return landing_file.name_date, landing_file.name_date
-    con = duckdb_connection.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        return file_event_dates(con, landing_file)
-    finally:
-        con.close()
 
 
 def scan_landing(landing_dir: Path, seen: Seen, default_day: date) -> LandingChanges:
@@ -67,8 +53,8 @@ def scan_landing(landing_dir: Path, seen: Seen, default_day: date) -> LandingCha
             if previous and previous[2] == digest:
                 continue  # touched or dropped again, same content
             changed.append(landing_file.rel_path)
-            file_days = _file_days(landing_file) or (default_day, default_day)
-            days.extend(file_days)
+            days_held = file_days(landing_file) or (default_day, default_day)
+            days.extend(days_held)
     return LandingChanges(
         changed=changed,
         first_day=min(days) if days else None,

@@ -9,8 +9,6 @@ from collections.abc import Mapping
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from customer_health.publish.report import build_report
-from customer_health.publish.serving import export_parquet, publish_serving_file, score_summary
 from orchestration.defs.keys import (
     EXPORTS_KEY,
     POSTGRES_KEY,
@@ -46,12 +44,10 @@ def serving_health_duckdb(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.monotonic()
-    settings = warehouse.settings()
+    engine = warehouse.engine()
     try:
-        published = publish_serving_file(
-            settings.warehouse_path, settings.serving_path, run_id=context.run_id
-        )
-        summary = score_summary(published.path)
+        published = engine.publish(context.run_id)
+        summary = engine.score_summary()
     except Exception as exc:
         raise output_failure(SERVING_KEY, "publishing the serving file", exc) from None
     whole = sorted(t for t, days in published.replaced_days.items() if days is None)
@@ -114,11 +110,8 @@ def _from_serving_file(key: dg.AssetKey, kind: str, description: str):
 def parquet_exports(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    settings = warehouse.settings()
     try:
-        exported = export_parquet(
-            settings.serving_path, settings.data_dir / "exports", run_id=context.run.run_id
-        )
+        exported = warehouse.engine().export_parquet(context.run.run_id)
     except Exception as exc:
         raise output_failure(EXPORTS_KEY, "the Parquet export", exc) from None
     context.log.info(
@@ -156,7 +149,7 @@ def serving_postgres(
         reason = "HEALTH_PUBLISH_POSTGRES is not true"
         context.log.info(f"{reason}: not published to Postgres")
         return dg.MaterializeResult(metadata=skipped_metadata(reason))
-    from customer_health.postgres import PostgresSettings, TablePublication, publish_schema
+    from customer_health.postgres import PostgresSettings, TablePublication
 
     schema = os.environ.get("HEALTH_PG_SERVING_SCHEMA", "health")
     password = os.environ.get("HEALTH_PG_PASSWORD", "")
@@ -165,9 +158,7 @@ def serving_postgres(
     try:
         target = PostgresSettings.from_env()
         where["target"] = target.describe()  # no password
-        publish_schema(
-            str(warehouse.settings().serving_path), target, "main", schema, published=published
-        )
+        warehouse.engine().publish_postgres(target, schema, published)
     except Exception as exc:
         copied = {table: p.rows for table, p in published.items()}
         raise output_failure(
@@ -210,10 +201,10 @@ def serving_postgres(
 def health_report(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    settings = warehouse.settings()
+    engine = warehouse.engine()
     try:
-        report = build_report(settings.serving_path, settings.data_dir / "reports")
-        summary = score_summary(settings.serving_path)
+        report = engine.report()
+        summary = engine.score_summary()
     except Exception as exc:
         raise output_failure(REPORT_KEY, "the health report", exc) from None
     context.log.info(f"health report: {report.path}")

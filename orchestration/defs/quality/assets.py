@@ -11,8 +11,7 @@ import dagster as dg
 from dagster import AssetCheckExecutionContext, AssetExecutionContext
 
 from customer_health.quality.data_docs import DataDocs
-from customer_health.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE, run_exit_checks
-from customer_health.quality.results import blocking_results, record_results
+from customer_health.quality.exit_checks import DRIFT_SUITE, EXIT_SUITE
 from orchestration.defs.keys import QUALITY_GATE_KEY, fact_key, mart_keys
 from orchestration.defs.outcomes import asset_check_result
 from orchestration.defs.partitions import scored_days
@@ -52,9 +51,9 @@ def fact_exit_checks(
     settings = warehouse.settings()
     first_day, last_day = scored_days(context.op_execution_context, settings)
     docs = DataDocs(settings.data_dir, run_id, "fct_customer_health_daily")
-    with warehouse.connect() as con, docs:
-        result = run_exit_checks(con, first_day, last_day, docs)
-        record_results(con, run_id, result.records)
+    with warehouse.engine().session() as session, docs:
+        result = session.exit_checks(first_day, last_day, docs)
+        session.record_results(run_id, result.records)
     days = dg.MetadataValue.text(f"{result.first_day} .. {result.last_day}")
     suite_record, drift_record = result.records
     yield asset_check_result(
@@ -85,13 +84,9 @@ def fact_exit_checks(
 def quality_gate(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    with warehouse.connect() as con:
-        blocking = blocking_results(con, context.run_id)
-        counts = con.execute(
-            "select status, count(*) from quality.quality_check_results where run_id = ?"
-            " group by status order by status",
-            [context.run_id],
-        ).fetchall()
+    with warehouse.engine().session() as session:
+        blocking = session.blocking_results(context.run_id)
+        counts = session.result_counts(context.run_id)
     if blocking:
         lines = [
             f"{stage} check {name} on {target}"

@@ -19,7 +19,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from customer_health.sync.config import Destination, load_destinations
-from customer_health.sync.runner import secret_values, sync_destination
+from customer_health.sync.runner import secret_values
 from orchestration.defs.keys import QUALITY_GATE_KEY, SERVING_KEY, sync_model_key
 from orchestration.defs.outcomes import failure, output_failure, skipped_metadata
 from orchestration.defs.policies import OWNERS, TRANSIENT_RETRY, WAREHOUSE_POOL
@@ -59,13 +59,10 @@ def build_sync_asset(destination: Destination) -> dg.AssetsDefinition:
             context.log.warning(f"{destination.name}: {reason}; skipped")
             return dg.MaterializeResult(metadata=skipped_metadata(reason, **kind, **counts))
         dry_run = config.dry_run or os.environ.get("HEALTH_SYNC_DRY_RUN", "") == "true"
-        settings = warehouse.settings()
         run_id = context.run.run_id
         try:
-            with warehouse.connect() as con:
-                result = sync_destination(
-                    con, destination, run_id, settings.data_dir, dry_run=dry_run
-                )
+            with warehouse.engine().session() as session:
+                result = session.sync(destination, run_id, dry_run=dry_run)
         except Exception as exc:  # before sending: the warehouse, the plan
             raise output_failure(
                 key,
