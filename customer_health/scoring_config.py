@@ -83,7 +83,6 @@ BOOLEAN_COLUMNS = frozenset(("higher_is_better",))
 
 CATALOG_FILE = "dbt_project.yml"
 DEFAULT_SCORECARD = "default"
-OVERALL = "overall"
 METHODS = ("linear", "bands", "percentile")
 SUBSCRIPTION_STATES = ("active", "trialing", "past_due", "cancel_requested", "ended", "churned")
 SETTING_TYPES = ("days", "optional_days", "choice")
@@ -160,6 +159,8 @@ class Catalog:
     no_data_band: str
     """The band of a row without a score (vars.health_no_data_band): no configured band
     may take its name."""
+    overall_override: str
+    """The component name of an override of the whole score (vars.health_overall_override)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ def load_catalog(dbt_project_dir: Path = DBT_PROJECT_DIR) -> Catalog:
         "health_measures": dict,
         "health_settings": dict,
         "health_no_data_band": str,
+        "health_overall_override": str,
     }
     for name, kind in expected.items():
         if not isinstance(variables.get(name), kind) or not variables[name]:
@@ -213,6 +215,7 @@ def load_catalog(dbt_project_dir: Path = DBT_PROJECT_DIR) -> Catalog:
         measures=tuple(str(m) for m in variables["health_measures"]),
         settings=variables["health_settings"],
         no_data_band=variables["health_no_data_band"],
+        overall_override=variables["health_overall_override"],
     )
 
 
@@ -449,7 +452,7 @@ class _Validator:
         return False
 
     def component_known(self, file: str, row: Row, *extra: str) -> bool:
-        """A component of the catalog, or one of `extra` (such as 'overall')."""
+        """A component of the catalog, or one of `extra` (the overall override's name)."""
         name = row["component"]
         allowed = (*extra, *self.catalog.components)
         if name in allowed:
@@ -981,7 +984,7 @@ class _Validator:
             account, component = row["account_id"], row["component"]
             if not account.strip():
                 self.fail(OVERRIDES, row.line, "account_id", "account_id is empty; fill it in")
-            self.component_known(OVERRIDES, row, OVERALL)
+            self.component_known(OVERRIDES, row, self.catalog.overall_override)
             self.in_range(OVERRIDES, row, "score", 0, 100)
             for column in ("reason", "author"):
                 if not row[column].strip():

@@ -17,6 +17,12 @@
     {{ round_to(expression, 2) }}
 {%- endmacro %}
 
+{#- Annual recurring revenue from a monthly figure (mrr x 12), to the cent: the one
+    definition, for the fact's annual_revenue, dim_accounts and the segment mart. -#}
+{% macro arr_of(mrr) -%}
+    {{ round2(mrr ~ ' * 12') }}
+{%- endmacro %}
+
 {#- A date from an environment variable, or null when it is unset or empty. -#}
 {% macro env_date(name) -%}
     {%- set value = env_var(name, '') | trim -%}
@@ -61,10 +67,17 @@
     {%- endfor %})
 {%- endmacro %}
 
-{#- The parts a health score is split into: the components, then `override` (what an
-    overall override changes). The drivers mart has one row per part. -#}
+{#- The component name of a manual override of the whole score (vars.health_overall_override,
+    `overall`): in seeds/scoring_overrides.csv, and the part of the score it changes. -#}
+{% macro overall_override() -%}
+    {{ return(var('health_overall_override')) }}
+{%- endmacro %}
+
+{#- The parts a health score is split into: the components, then the overall override's
+    (`overall`: what a manual override of the whole score changes). The drivers mart has
+    one row per part. -#}
 {% macro score_parts() -%}
-    {{ return(health_components() + ['override']) }}
+    {{ return(health_components() + [overall_override()]) }}
 {%- endmacro %}
 
 {#- (name, expression) pairs: `pattern` with each name in place of `{}`. -#}

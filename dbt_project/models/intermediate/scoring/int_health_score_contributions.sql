@@ -1,24 +1,26 @@
 {#-
     How each component (and an `overall` override) makes up each scored account-day's
     health score: one row per account-day, each part (score_parts(): the components,
-    then `override`) in columns; fct_health_score_drivers turns them into a row per part
-    and adds how each moved the score.
+    then `overall`, what a manual override of the whole score changed) in columns;
+    fct_health_score_drivers turns them into a row per part and adds how each moved the
+    score.
 
     <part>_weight_used   the component's weight shared over the components with data:
                          weight / available weight; 0 for components without data and
-                         for `override`.
+                         for `overall`.
     <part>_contribution  weight_used x component score, rounded to 0.01; the rounding
                          remainder goes to the largest contribution (ties to the earlier
                          part), so contributions sum exactly to the (rounded) health
-                         score. `override` carries the difference an overall override
+                         score. `overall` carries the difference an overall override
                          makes. Null when the score is null.
     <part>_points_lost   weight_used x (100 - component score), when weight_used > 0.
     top_positive_driver  the component with the largest contribution, when above 0;
     top_negative_driver  the component losing the most points, when above 0 (ties to the
-                         earlier component; `override` is never a driver).
+                         earlier component; `overall` is never a driver).
 -#}
 {%- set components = health_components() -%}
 {%- set parts = score_parts() -%}
+{%- set overall = overall_override() -%}
 
 with health_scores as (
     select * from {{ ref('int_health_scores') }}
@@ -38,9 +40,9 @@ shares as (
             else 0
         end as {{ component }}_weight_used,
         {%- endfor %}
-        cast(null as double precision) as override_weight,
-        cast(null as double precision) as override_unrounded_score,
-        0 as override_weight_used
+        cast(null as double precision) as {{ overall }}_weight,
+        cast(null as double precision) as {{ overall }}_unrounded_score,
+        0 as {{ overall }}_weight_used
     from health_scores
 ),
 
@@ -52,7 +54,7 @@ exact as (
             then {{ component }}_weight_used * coalesce({{ component }}_unrounded_score, 0)
         end as {{ component }}_exact,
         {%- endfor %}
-        health_score - {{ round2('coalesce(computed_health_score, 0)') }} as override_exact
+        health_score - {{ round2('coalesce(computed_health_score, 0)') }} as {{ overall }}_exact
     from shares
 ),
 

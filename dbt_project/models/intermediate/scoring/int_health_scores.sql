@@ -84,7 +84,7 @@ scored as (
         on scorecards.scorecard = days.scorecard
     left join overrides
         on overrides.account_id = days.account_id
-        and overrides.component = 'overall'
+        and overrides.component = '{{ overall_override() }}'
         and days.as_of_date >= overrides.valid_from
         and (overrides.valid_to is null or days.as_of_date <= overrides.valid_to)
 ),
@@ -124,7 +124,7 @@ final as (
             as is_overridden,
         case
             when computed.overall_override_score is not null
-                then 'overall: ' || computed.overall_override_reason
+                then '{{ overall_override() }}: ' || computed.overall_override_reason
             else computed.component_override_reasons
         end as override_reason,
         subscription_signals.mrr,

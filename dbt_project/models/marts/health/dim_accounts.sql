@@ -129,7 +129,7 @@ final as (
         latest.top_negative_driver,
         latest.stale_components,
         latest.mrr,
-        latest.mrr * 12 as arr,
+        {{ arr_of('latest.mrr') }} as arr,
         latest.config_version
     from accounts
     cross join latest_scored_day

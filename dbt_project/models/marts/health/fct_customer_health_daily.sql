@@ -72,7 +72,7 @@ final as (
             when health_scores.invoiced_revenue_12m is not null then 'invoiced_revenue_12m'
         end as revenue_measure,
         case
-            when health_scores.mrr is not null then {{ round2('health_scores.mrr * 12') }}
+            when health_scores.mrr is not null then {{ arr_of('health_scores.mrr') }}
             else health_scores.invoiced_revenue_12m
         end as annual_revenue
     from health_scores

@@ -8,7 +8,7 @@
 }}
 
 {#- Why each score is what it is and why it moved: one row per account, day and
-    component (plus `override`), keyed like fct_customer_health_daily. See
+    component (plus `overall`, what an overall override changed), keyed like fct_customer_health_daily. See
     int_health_score_contributions for the contributions.
 
     change_7d / change_30d

@@ -42,7 +42,7 @@ final as (
             as share_of_accounts,
         {{ round2('avg_health_score') }} as avg_health_score,
         {{ round2('mrr') }} as mrr,
-        {{ round2('mrr * 12') }} as arr
+        {{ arr_of('mrr') }} as arr
     from per_band
 )
 
