@@ -1,9 +1,8 @@
 """Landing contract v1, as data.
 
 This module is the single definition of the landing interface described in
-`docs/landing-contract.md` (and `../shared/docs/RAW_CONTRACT.md`). The loaders,
-the raw table schemas and the sample-data generator all read it, so they cannot
-drift apart.
+`docs/landing-contract.md`. The loaders, the raw table schemas and the sample-data
+generator all read it, so they cannot drift apart.
 """
 
 from __future__ import annotations

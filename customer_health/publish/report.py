@@ -404,13 +404,24 @@ def _revenue(
     return kpis, charts, f"<p>{text}</p>"
 
 
-def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str, str, str, int]:
-    (as_of,) = con.execute("select max(as_of_date) from fct_customer_health_daily").fetchone()
-    run_id, published_at = con.execute("select run_id, published_at from publish_log").fetchone()
-    bands = published_bands(con)
-    bands_all, colors = bands.all, bands.colors()
+@dataclass(frozen=True)
+class _Portfolio:
+    """The live accounts on their latest day, per segment and band (the relation the run
+    summary counts: bi_current_health_by_segment)."""
 
-    # the live accounts on their latest day: the same relation the run summary counts
+    by_segment: dict[str, dict[str, float]]
+    live: int
+    mean_score: float | None
+
+    def bands(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for values in self.by_segment.values():
+            for band, n in values.items():
+                total[band] = total.get(band, 0) + n
+        return total
+
+
+def _portfolio(con: duckdb.DuckDBPyConnection) -> _Portfolio:
     by_segment: dict[str, dict[str, float]] = {}
     live, scored, points = 0, 0, 0.0
     for segment, band, accounts, mean in con.execute(
@@ -422,11 +433,13 @@ def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str
         if mean is not None:
             scored += accounts
             points += mean * accounts
-    portfolio: dict[str, float] = {}
-    for values in by_segment.values():
-        for band, n in values.items():
-            portfolio[band] = portfolio.get(band, 0) + n
+    return _Portfolio(by_segment, live, points / scored if scored else None)
 
+
+def _band_trend(
+    con: duckdb.DuckDBPyConnection, as_of: date, bands: list[str]
+) -> tuple[list[date], dict[str, list[float]]]:
+    """The days of the last TREND_DAYS and each band's accounts on them (bands with any)."""
     # rows written before output contract v2 may still hold churned days: left out
     trend = con.execute(
         "select as_of_date, health_band, count(*) from fct_customer_health_daily"
@@ -435,18 +448,23 @@ def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str
     ).fetchall()
     days = sorted({d for d, _, _ in trend})
     counts = {(d, b): n for d, b, n in trend}
-    band_series = {b: [float(counts.get((d, b), 0)) for d in days] for b in bands_all}
-    band_series = {b: v for b, v in band_series.items() if any(v)}
+    series = {b: [float(counts.get((d, b), 0)) for d in days] for b in bands}
+    return days, {b: v for b, v in series.items() if any(v)}
 
-    revenue_kpis, revenue_charts, revenue_text = _revenue(con, as_of, bands.worst)
-    movers = _movers(con, as_of, options)
-    insufficient = con.execute(
+
+def _insufficient(con: duckdb.DuckDBPyConnection, no_data_band: str) -> list[tuple]:
+    return con.execute(
         "select account_id, account_name, segment, score_coverage, stale_components"
         " from dim_accounts where health_band = ? and not is_churned"
         " order by account_id limit 200",
-        [bands.no_data],
+        [no_data_band],
     ).fetchall()
-    checks = con.execute(
+
+
+def _run_checks(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, list[tuple]]:
+    """The run's check results: the status line (count per status) and those that did not
+    pass."""
+    counts = con.execute(
         "select status, count(*) from quality_check_results where run_id = ? group by 1 order by 1",
         [run_id],
     ).fetchall()
@@ -456,26 +474,45 @@ def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str
         " order by stage, check_name",
         [run_id],
     ).fetchall()
+    status = ", ".join(f'<span class="status-{_e(s)}">{n} {_e(s)}</span>' for s, n in counts)
+    return status, not_passed
 
-    segment_rows = sorted(by_segment.items())
+
+def _render(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> tuple[str, str, str, int]:
+    """The page, the day it shows, the run that published it, and its number of charts."""
+    (as_of,) = con.execute("select max(as_of_date) from fct_customer_health_daily").fetchone()
+    run_id, published_at = con.execute("select run_id, published_at from publish_log").fetchone()
+    bands = published_bands(con)
+    colors = bands.colors()
+    portfolio = _portfolio(con)
+    days, band_series = _band_trend(con, as_of, bands.all)
+    revenue_kpis, revenue_charts, revenue_text = _revenue(con, as_of, bands.worst)
+    status, not_passed = _run_checks(con, run_id)
     charts = [
         stacked_bars(
-            "Band distribution of the portfolio", [("All accounts", portfolio)], bands_all, colors
+            "Band distribution of the portfolio",
+            [("All accounts", portfolio.bands())],
+            bands.all,
+            colors,
         ),
-        stacked_bars("Band distribution by segment", segment_rows, bands_all, colors),
+        stacked_bars(
+            "Band distribution by segment", sorted(portfolio.by_segment.items()), bands.all, colors
+        ),
         line_chart(
-            "Accounts per band over time",
-            days,
-            band_series,
-            {b: colors[b] for b in band_series},
+            "Accounts per band over time", days, band_series, {b: colors[b] for b in band_series}
         ),
         *(chart for _, chart in revenue_charts),
     ]
-    status = ", ".join(f'<span class="status-{_e(s)}">{n} {_e(s)}</span>' for s, n in checks)
+    insufficient = _table(
+        INSUFFICIENT_HEADERS,
+        _insufficient(con, bands.no_data),
+        "Every live account has enough data.",
+    )
+    mean = portfolio.mean_score
     tiles = "".join(f'<div class="kpi">{_e(k, None)}<b>{_e(v)}</b></div>' for k, v in [
         ("Day scored", as_of),
-        ("Live accounts", live),
-        ("Average health", f"{points / scored:.1f}" if scored else "-"),
+        ("Live accounts", portfolio.live),
+        ("Average health", "-" if mean is None else f"{mean:.1f}"),
         *revenue_kpis,
     ])  # fmt: skip
     body = f"""
@@ -496,9 +533,9 @@ by run <code>{_e(run_id)}</code>.</p>
 <p>Changes of at least {options.min_move:g} points, the largest {options.movers_per_list} of
 each list; drivers are the components that moved the score that way
 (<code>mart_health_movers</code> has the full lists).</p>
-{movers}
+{_movers(con, as_of, options)}
 <h2>Accounts with insufficient data</h2>
-{_table(INSUFFICIENT_HEADERS, insufficient, "Every live account has enough data.")}
+{insufficient}
 <h2>Data quality of this run</h2>
 <p>Checks: {status or "none recorded"}.</p>
 {_table(CHECK_HEADERS, not_passed, "Every check passed.")}

@@ -1,7 +1,7 @@
 """Synthetic landing data for the customer-health pipeline.
 
 `generate` writes the landing contract (`customer_health.contract`,
-`shared/docs/RAW_CONTRACT.md`) for all six entities as daily files, in every
+`docs/landing-contract.md`) for all six entities as daily files, in every
 format a customer may bring: CSV, gzipped CSV, JSONL and Parquet.
 
 Behind the data sits a hidden story. Every account follows an archetype

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -70,8 +71,11 @@ def _expected_account_days(landing: Path, first: date, last: date) -> int:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path):
-    """One generated dataset and a first successful run, shared by the tests in order."""
+def built(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path):
+    """One generated dataset and a first successful run: (settings, window, what the
+    generator wrote, the folder holding it). Tests read it through `pipeline`; a test that
+    runs the pipeline again, or changes its files, takes a copy (`isolated`), so no test
+    sees another's changes and they pass in any order."""
     root = tmp_path_factory.mktemp("e2e")
     mp = pytest.MonkeyPatch()
     landing, data = root / "landing", root / "data"
@@ -79,14 +83,39 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path):
     mp.setenv("HEALTH_DATA_DIR", str(data))
     mp.setenv("DAGSTER_HOME", str(data / "dagster"))
     mp.delenv("HEALTH_AS_OF", raising=False)
-    generate(landing, accounts=40, start=START, end=END, seed=7, bad_rate=0.01)
+    generated = generate(landing, accounts=40, start=START, end=END, seed=7, bad_rate=0.01)
     settings = Settings.from_env()
     window = resolve_window(settings, None, None)
     # the first build in chunks of 8 days (40 accounts), as a large one would be built
     mp.setenv("HEALTH_BUILD_CHUNK_ACCOUNT_DAYS", str(CHUNK_DAYS * 40))
     assert run_pipeline(settings, window)
     mp.delenv("HEALTH_BUILD_CHUNK_ACCOUNT_DAYS")
-    yield settings, window
+    yield settings, window, generated, root
+    mp.undo()
+
+
+@pytest.fixture
+def pipeline(built):
+    """The first run's settings and window, to read (not to change: see `isolated`)."""
+    settings, window, _, _ = built
+    return settings, window
+
+
+@pytest.fixture
+def isolated(built):
+    """A copy of the first run's landing files and data (warehouse, serving file, Dagster
+    storage), with the environment pointing at it, for a test that runs the pipeline or
+    changes files. Always the same folder, so dbt's parse state is reused."""
+    _, window, _, root = built
+    copy = root / "isolated"
+    shutil.rmtree(copy, ignore_errors=True)
+    for name in ("landing", "data"):
+        shutil.copytree(root / name, copy / name)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HEALTH_LANDING_DIR", str(copy / "landing"))
+    mp.setenv("HEALTH_DATA_DIR", str(copy / "data"))
+    mp.setenv("DAGSTER_HOME", str(copy / "data" / "dagster"))
+    yield Settings.from_env(), window
     mp.undo()
 
 
@@ -358,27 +387,37 @@ def test_scores_are_in_range_and_versioned(pipeline) -> None:
     assert {"green", "red"} <= set(bands), "sample data should produce healthy and at-risk accounts"
 
 
-def test_bad_rows_are_quarantined_and_counted(pipeline) -> None:
-    settings, _ = pipeline
+def test_bad_rows_are_quarantined_and_counted(built) -> None:
+    """Every bad row the generator wrote is quarantined under its class's reason code,
+    exactly as many per class as it counted, and nothing else is; each loaded file's
+    rows add up (loaded + quarantined + duplicates = read)."""
+    settings, _, generated, _ = built
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        quarantined = con.execute("select count(*) from raw.usage_events__quarantine").fetchone()[0]
+        reasons = " union all ".join(
+            f"select _reason_codes from raw.{name}__quarantine" for name in ENTITIES
+        )
+        quarantined = dict(
+            con.execute(f"select _reason_codes, count(*) from ({reasons}) group by 1").fetchall()
+        )
         unbalanced = con.execute(
             "select count(*) from raw._load_audit where status = 'loaded'"
             " and rows_read <> rows_loaded + rows_quarantined + rows_duplicate"
         ).fetchone()[0]
     finally:
         con.close()
-    assert quarantined > 0
+    expected = {reason: n for reason, n in generated.bad_rows.items() if n}
+    assert len(expected) >= 3, generated.bad_rows  # the data exercise several classes
+    assert quarantined == expected
     assert unbalanced == 0
 
 
-def test_rerunning_a_range_gives_the_rows_the_full_build_gave(pipeline) -> None:
+def test_rerunning_a_range_gives_the_rows_the_full_build_gave(isolated) -> None:
     """Re-running some days rewrites them (delete+insert) with exactly the rows the first,
     full build wrote, deltas and drivers included, and each account's latest figures
     are those the full build gave: no state leaks between runs, nor between the parts the
     full build was built in (the range spans a part's end)."""
-    settings, _ = pipeline
+    settings, _ = isolated
     queries = [
         "select * from fct_customer_health_daily order by account_id, as_of_date",
         "select * from fct_health_score_drivers order by account_id, as_of_date, component",
@@ -439,13 +478,13 @@ def test_own_data_with_only_accounts_and_invoices(health_env, dbt_manifest, monk
 
 
 def test_failed_blocking_check_stops_dbt_and_publish(
-    pipeline, tmp_path, monkeypatch, capsys
+    isolated, tmp_path, monkeypatch, capsys
 ) -> None:
     """A GX suite failure on a new batch is blocking: no dbt build, no publish."""
 
     from customer_health.quality import gx_suites
 
-    settings, _ = pipeline
+    settings, _ = isolated
     late_day = RunWindow(END, END)
     strict = json.loads((gx_suites.EXPECTATIONS_DIR / "raw_usage_events.json").read_text())
     strict["expectations"].append(
@@ -515,9 +554,9 @@ def _copy_config(target: Path) -> Path:
 
 
 def test_invalid_config_fails_before_anything_changes(
-    pipeline, tmp_path, monkeypatch, capsys
+    isolated, tmp_path, monkeypatch, capsys
 ) -> None:
-    settings, window = pipeline
+    settings, window = isolated
     config = _copy_config(tmp_path / "config")
     weights = config / "scoring_weights.csv"
     lines = weights.read_text().splitlines()
@@ -534,11 +573,11 @@ def test_invalid_config_fails_before_anything_changes(
 
 
 def test_weight_change_rebuilds_only_the_days_it_is_run_for(
-    pipeline, tmp_path, monkeypatch
+    isolated, tmp_path, monkeypatch
 ) -> None:
     """A new weight gives a new config_version; re-running one past week under it
     changes that week's rows and leaves every other day byte-identical."""
-    settings, _ = pipeline
+    settings, _ = isolated
     before = _checksums_per_day(settings.serving_path)
     [(old_version,)] = _fact(
         settings.serving_path, "select distinct config_version from fct_customer_health_daily"
@@ -580,7 +619,8 @@ def test_weight_change_rebuilds_only_the_days_it_is_run_for(
     # configuration (the marts hold them under the old one; those before the data's
     # first day do not exist), and no others
     scored = {
-        d for (d,) in _fact(
+        d
+        for (d,) in _fact(
             settings.warehouse_path,
             "select distinct as_of_date from intermediate.int_scoring_days",
         )
@@ -589,13 +629,13 @@ def test_weight_change_rebuilds_only_the_days_it_is_run_for(
     assert scored == in_week | compared
 
 
-def test_failed_exit_check_blocks_publish(pipeline, tmp_path, monkeypatch, capsys) -> None:
+def test_failed_exit_check_blocks_publish(isolated, tmp_path, monkeypatch, capsys) -> None:
     """Scores that break the exit suite (here: a suite that allows at most 1 point) stop
     the run at the gate: the failure is named with its evidence and nothing is published."""
 
     from customer_health.quality import gx_suites
 
-    settings, _ = pipeline
+    settings, _ = isolated
     for suite in gx_suites.EXPECTATIONS_DIR.glob("*.json"):
         (tmp_path / suite.name).write_text(suite.read_text())
     strict = json.loads((tmp_path / "fct_customer_health_daily.json").read_text())
@@ -758,10 +798,10 @@ def _checksums_per_table_and_day(
     return checksums
 
 
-def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
+def test_rerunning_one_day_replaces_exactly_that_day(isolated) -> None:
     """Corrected data for one past day, and a run of that day alone: that day changes in
     every incremental table, and every other day of every one of them is byte-identical."""
-    settings, _ = pipeline
+    settings, _ = isolated
     tables = _incremental_models("marts")
     assert {"fct_customer_health_daily", "fct_health_score_drivers"} <= set(tables)
     before = _checksums_per_table_and_day(settings.serving_path, tables)
@@ -817,7 +857,8 @@ def test_rerunning_one_day_replaces_exactly_that_day(pipeline) -> None:
         f"select distinct config_version from fct_customer_health_daily where as_of_date = '{day}'",
     )
     other_version = {
-        d for (d,) in _fact(
+        d
+        for (d,) in _fact(
             settings.serving_path,
             "select distinct as_of_date from fct_customer_health_daily"
             f" where config_version <> '{version}'",
@@ -878,7 +919,7 @@ con.close()
 """
 
 
-def test_a_bi_reader_holding_the_serving_file_open_survives_a_run(pipeline, tmp_path) -> None:
+def test_a_bi_reader_holding_the_serving_file_open_survives_a_run(isolated, tmp_path) -> None:
     """A second process keeps a read-only connection to the serving file and queries it
     throughout a whole run: it never fails, reads the old publication until it reconnects,
     then reads the new one."""
@@ -886,7 +927,7 @@ def test_a_bi_reader_holding_the_serving_file_open_survives_a_run(pipeline, tmp_
     import sys
     import time
 
-    settings, _ = pipeline
+    settings, _ = isolated
     control = tmp_path / "control"
     control.mkdir()
     reader = subprocess.Popen(
