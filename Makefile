@@ -18,7 +18,7 @@ END ?=
 TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test browser dev generate bench lint lock clean reliability
+.PHONY: help venv run test browser dev generate bench backtest lint lock clean reliability
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench: $(STAMP) ## Benchmarks: the pipeline against hand-written DuckDB (BENCH_A
 	@$(PY) bench/import_time.py
 	@$(PY) bench/pipeline.py --accounts $(BENCH_ACCOUNTS) --days $(BENCH_DAYS) \
 		--repeat $(BENCH_REPEAT) --out $(BENCH_OUT) $(BENCH_FLAGS)
+
+backtest: $(STAMP) ## Judge the score against churn over the warehouse's history, beside simple baselines (after make run; COMPARE=<config_version ...>)
+	@$(PY) -m orchestration.cli backtest $(if $(COMPARE),--compare $(COMPARE))
 
 reliability: $(STAMP) ## Crash, hostile-input, secrets, full-disk and failing-output scenarios; writes docs/reliability.md
 	@$(PY) -m orchestration.reliability

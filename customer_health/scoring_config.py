@@ -46,6 +46,7 @@ BANDS = "scoring_bands.csv"
 STATUS_POINTS = "scoring_status_points.csv"
 SETTINGS = "scoring_settings.csv"
 OVERRIDES = "scoring_overrides.csv"
+CHURN = "scoring_churn.csv"
 
 FILES: dict[str, tuple[str, ...]] = {
     SCORECARDS: ("scorecard", "min_coverage", "description"),
@@ -65,16 +66,18 @@ FILES: dict[str, tuple[str, ...]] = {
     STATUS_POINTS: ("subscription_state", "points"),
     SETTINGS: ("setting", "value"),
     OVERRIDES: ("account_id", "component", "score", "reason", "author", "valid_from", "valid_to"),
+    CHURN: ("scorecard", "churn_rule", "horizon_days", "description"),
 }
 """Every seed file and its columns, in the order they are validated."""
 
 VERSIONED: dict[str, tuple[str, ...]] = {
     name: tuple(c for c in columns if c != "description")
     for name, columns in FILES.items()
-    if name != OVERRIDES
+    if name not in (OVERRIDES, CHURN)
 }
-"""What the configuration version covers: every rule, not the descriptions, and not the
-manual overrides (they are flagged on the rows they change)."""
+"""What the configuration version covers: every rule, not the descriptions, not the
+manual overrides (they are flagged on the rows they change) and not what churn is (the
+backtest's labels: it changes no score)."""
 NUMERIC_COLUMNS = frozenset(
     ("min_coverage", "weight", "lower_bound", "upper_bound", "min_score", "max_score", "points",
      "band_order")
@@ -86,6 +89,8 @@ DEFAULT_SCORECARD = "default"
 METHODS = ("linear", "bands", "percentile")
 SUBSCRIPTION_STATES = ("active", "trialing", "past_due", "cancel_requested", "ended", "churned")
 SETTING_TYPES = ("days", "optional_days", "choice")
+CHURN_RULES = ("subscription", "inactivity")
+MAX_HORIZON_DAYS = 3650
 TOLERANCE = 1e-6
 """How far a sum of weights may be from 1."""
 
@@ -407,6 +412,7 @@ class _Validator:
         self.check_status_points()
         self.check_settings()
         self.check_overrides()
+        self.check_churn()
 
     # -- value parsers: the value, or None after recording why it is not one --
 
@@ -974,6 +980,49 @@ class _Validator:
                     f"setting {name!r} is missing; add a row {name},<value> with "
                     f"{_setting_rule(spec)}",
                 )
+
+    def check_churn(self) -> None:
+        """One churn rule per scorecard (the backtest's labels), each with its horizon."""
+        rows = self.tables[CHURN]
+        if rows is None:
+            return
+        seen: dict[str, int] = {}
+        for row in rows:
+            name = row["scorecard"]
+            if self.scorecard_known(CHURN, row) and name in seen:
+                self.fail(
+                    CHURN,
+                    row.line,
+                    "scorecard",
+                    f"scorecard {name!r} already has a churn rule on line {seen[name]}; keep one",
+                )
+            seen.setdefault(name, row.line)
+            rule = row["churn_rule"].strip()
+            if rule not in CHURN_RULES:
+                self.fail(
+                    CHURN,
+                    row.line,
+                    "churn_rule",
+                    f"churn_rule {rule!r} is unknown; use {_names(CHURN_RULES)}",
+                )
+            days = row["horizon_days"].strip()
+            if not days.isdigit() or not 1 <= int(days) <= MAX_HORIZON_DAYS:
+                self.fail(
+                    CHURN,
+                    row.line,
+                    "horizon_days",
+                    f"horizon_days {days!r} is not a whole number of days from 1 to "
+                    f"{MAX_HORIZON_DAYS}",
+                )
+        missing = [name for name in self.scorecards or () if name not in seen]
+        if missing:
+            self.fail(
+                CHURN,
+                None,
+                None,
+                f"no churn rule for scorecard{'s' if len(missing) > 1 else ''} "
+                f"{_names(missing)}; add a row for each (the backtest labels churn by it)",
+            )
 
     def check_overrides(self) -> None:
         rows = self.tables[OVERRIDES]

@@ -18,7 +18,7 @@ another process holds the file's lock) and hands it to them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -58,6 +58,7 @@ from customer_health.sync.runner import SyncResult, sync_destination
 if TYPE_CHECKING:
     import pandas as pd  # loaded by duckdb when a batch is fetched; slow to import
 
+    from customer_health.backtest import Backtest
     from customer_health.postgres import PostgresSettings, TablePublication
     from customer_health.quality.gx_suites import ValidationSink
 
@@ -104,6 +105,14 @@ class WarehouseSession(Protocol):
 
     def sync(self, destination: Destination, run_id: str, *, dry_run: bool) -> SyncResult:
         """Plan a destination's changes from the published sync set and send them."""
+
+    def backtest(
+        self, config_version: str, components: Sequence[str], current: dict[str, dict[str, float]]
+    ) -> Backtest:
+        """Judge the backtest's observations (dbt built them) and store the figures."""
+
+    def backtest_summary(self, config_versions: Sequence[str]) -> str:
+        """The stored backtest figures of each configuration, side by side."""
 
 
 class Warehouse(Protocol):
@@ -195,6 +204,18 @@ class DuckDBSession:
         return sync_destination(
             self.con, destination, run_id, self.settings.data_dir, dry_run=dry_run
         )
+
+    def backtest(
+        self, config_version: str, components: Sequence[str], current: dict[str, dict[str, float]]
+    ) -> Backtest:
+        from customer_health import backtest  # scikit-learn: only this step
+
+        return backtest.run(self.con, config_version, components, current)
+
+    def backtest_summary(self, config_versions: Sequence[str]) -> str:
+        from customer_health import backtest
+
+        return backtest.summary(self.con, config_versions)
 
 
 @dataclass(frozen=True)

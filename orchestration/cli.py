@@ -466,6 +466,43 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Run the `backtest` job (the backtest's dbt models, then the figures) over the
+    history the warehouse holds, and print the figures of this configuration, beside
+    those stored for the `--compare` ones."""
+    from customer_health.scoring_config import validate_config
+    from customer_health.warehouse import open_warehouse
+    from orchestration.dbt_project import prepare_manifest
+
+    settings = Settings.from_env()
+    version = validate_config(settings.config_dir).config_version
+    stage("Parsing the dbt project")
+    prepare_manifest()
+    from orchestration.definitions import defs
+    from orchestration.defs.policies import WAREHOUSE_POOL
+
+    job = defs.resolve_job_def("backtest")
+    with warehouse_held(settings) as lock, open_instance(settings) as instance:
+        recover(lock, instance, WAREHOUSE_POOL)
+        wait_for_pool(instance, WAREHOUSE_POOL, stage)
+        stage(f"Backtesting configuration {version} over the scored history")
+        result = job.execute_in_process(
+            instance=instance,
+            tags={CLI_RUN_TAG: "cli"},
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=False,
+        )
+        report_failures(result)
+        if not result.success:
+            print("\nBacktest FAILED (see above): no figures stored.", file=sys.stderr)
+            return 1
+        with open_warehouse(settings).session(read_only=True) as session:
+            print("\n" + session.backtest_summary([version, *args.compare]))
+    weights = settings.data_dir / "backtest" / version / "scoring_weights.csv"
+    print(f"\nSuggested weights (not applied; copy into a configuration folder): {weights}")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Prepare the Dagster home (dagster.yaml, its SQLite tables) and the dbt manifest, then
     replace this process with `dagster dev`: the webserver and the daemon start together,
@@ -519,6 +556,16 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="start the Dagster UI and daemon (what `make dev` runs)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    backtest = sub.add_parser(
+        "backtest", help="judge the score against churn over the history (`make backtest`)"
+    )
+    backtest.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="CONFIG_VERSION",
+        help="also show the stored figures of these configurations",
+    )
     sync = sub.add_parser("sync", help="send changed scores to the sync.yml destinations")
     sync.add_argument("--dry-run", action="store_true", help="print what would be sent")
     sync.add_argument("--destination", help="only this destination (default: all)")
@@ -530,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a scheduler stopping the run, `timeout`) stops the run as Ctrl-C does,
     # also while it waits for the warehouse; Dagster maps it the same way while executing.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    commands = {"run": cmd_run, "dev": cmd_dev, "sync": cmd_sync}
+    commands = {"run": cmd_run, "dev": cmd_dev, "sync": cmd_sync, "backtest": cmd_backtest}
     try:
         return commands[args.command](args)
     except TimeoutError as exc:  # another run held the warehouse too long

@@ -17,10 +17,11 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.dbt_project import dbt_resource
+from orchestration.defs.backtest.assets import backtest_results
 from orchestration.defs.config.assets import scoring_config
-from orchestration.defs.dbt.assets import health_dbt_models
+from orchestration.defs.dbt.assets import backtest_dbt_models, health_dbt_models
 from orchestration.defs.ingest.assets import ingest_assets
-from orchestration.defs.jobs import health_pipeline, ingest_job
+from orchestration.defs.jobs import backtest_job, health_pipeline, ingest_job
 from orchestration.defs.operations.failure_sensor import run_failures
 from orchestration.defs.operations.landing_sensor import landing_sensor
 from orchestration.defs.operations.schedule import daily_schedule
@@ -45,9 +46,11 @@ defs = dg.Definitions(
         serving_postgres,
         health_report,
         *sync_assets,
+        backtest_dbt_models,
+        backtest_results,
     ],
     asset_checks=[fact_exit_checks],
-    jobs=[health_pipeline, ingest_job],
+    jobs=[health_pipeline, ingest_job, backtest_job],
     schedules=[daily_schedule],
     sensors=[landing_sensor, run_failures],
     resources={

@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("customer_health", "orchestration")
-STAGES = ("config", "dbt", "ingest", "operations", "publish", "quality", "sync")
+STAGES = ("backtest", "config", "dbt", "ingest", "operations", "publish", "quality", "sync")
 
 
 def _module_name(path: Path) -> str:

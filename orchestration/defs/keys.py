@@ -11,6 +11,7 @@ SERVING_KEY = dg.AssetKey(["serving", "health_duckdb"])
 EXPORTS_KEY = dg.AssetKey(["serving", "parquet_exports"])
 POSTGRES_KEY = dg.AssetKey(["serving", "postgres"])
 REPORT_KEY = dg.AssetKey(["serving", "health_report"])
+BACKTEST_KEY = dg.AssetKey(["backtest", "backtest_results"])
 
 
 def fact_key() -> dg.AssetKey:
@@ -26,3 +27,8 @@ def mart_keys() -> list[dg.AssetKey]:
 def sync_model_key() -> dg.AssetKey:
     """`sync_account_health`, which every sync reads."""
     return dbt_model_key("sync_account_health")
+
+
+def backtest_observations_key() -> dg.AssetKey:
+    """`backtest_observations`, which the backtest judges."""
+    return dbt_model_key("backtest_observations")

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,7 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
+    exclude="tag:backtest",  # backtest_dbt_models builds them, not the daily runs
     dagster_dbt_translator=TRANSLATOR,
     retry_policy=TRANSIENT_RETRY,
     project=dbt_project,
@@ -141,6 +142,35 @@ def health_dbt_models(
         # only the last part reports its models and tests to Dagster (each asset is
         # materialized once per step); every part records its test results
         yield from _build(context, dbt, warehouse, env, start, end, report=number == len(chunks))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="tag:backtest",
+    name="backtest_dbt_models",
+    dagster_dbt_translator=TRANSLATOR,
+    project=dbt_project,
+    pool=WAREHOUSE_POOL,
+)
+def backtest_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """`dbt build` of the backtest's models (models/backtest) over the scored history the
+    marts hold: the `backtest` job runs it (`make backtest`), never a daily run."""
+    settings = warehouse.settings()
+    config = checked_config(settings.config_dir)
+    today = datetime.now(UTC).date().isoformat()  # read by no backtest model
+    env = dbt_environment(settings, today, config.config_version)
+    target = invocation_target(context.op_execution_context.op.name, context.run_id, env)
+    with patched_environ(env):
+        invocation = dbt.cli(
+            ["build", "--exclude", "test_type:unit"], context=context, target_path=target
+        )
+        try:
+            yield from invocation.stream()
+        finally:
+            stop_if_running(context, invocation)
+            keep_parse_state(invocation.target_path, env)
 
 
 def _build(

@@ -1,0 +1,128 @@
+"""The backtest's observations (models/backtest) on a real, small scored warehouse:
+features know only the past, labels only the future."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from customer_health.sample_data.generator import generate
+from tests.warehouse import dbt_ok, load_landing
+
+START, END = date(2024, 12, 1), date(2025, 6, 30)
+pytestmark = pytest.mark.slow
+
+FEATURES = (
+    "scorecard", "health_score", "health_band", "band_order", "engagement_score",
+    "usage_frequency_score", "retention_score", "loyalty_score", "satisfaction_score",
+    "support_score", "billing_score", "days_since_last_activity", "days_since_last_purchase",
+    "orders_365d", "order_value_365d", "config_version",
+)  # fmt: skip
+
+CHANGE_THE_FUTURE = """
+    delete from raw.usage_events where occurred_at > timestamp '{cut}';
+    delete from raw.support_tickets where opened_at > timestamp '{cut}';
+    delete from raw.survey_responses where responded_at > timestamp '{cut}';
+    update raw.invoices set amount = amount * 3 + 1 where issued_at > timestamp '{cut}';
+    delete from raw.invoices where issued_at > timestamp '{cut}' and hash(invoice_id) % 2 = 0;
+    update raw.accounts set churned_at = timestamp '{cut}' + interval 20 day
+        where churned_at is null and hash(account_id) % 3 = 0;
+    update raw.subscriptions
+        set canceled_at = timestamp '{cut}' + interval 1 day,
+            ended_at = timestamp '{cut}' + interval 15 day, status = 'canceled'
+        where ended_at is null and hash(subscription_id) % 3 = 1;
+"""
+"""Data after the cut (the end of the as-of day), changed in every entity: events and
+orders gone, amounts changed, accounts churned and subscriptions cancelled after it."""
+
+
+def _build(root: Path, landing: Path, change: str | None) -> Path:
+    warehouse = root / "warehouse.duckdb"
+    root.mkdir(parents=True)
+    load_landing(landing, warehouse, END)
+    if change:
+        con = duckdb.connect(str(warehouse))
+        con.execute(change)
+        con.close()
+    dbt_ok(["build", "--exclude", "resource_type:test", "test_type:unit"], root, END,
+           HEALTH_WAREHOUSE_PATH=str(warehouse))  # fmt: skip
+    dbt_ok(["test", "--select", "backtest_observations"], root, END,
+           HEALTH_WAREHOUSE_PATH=str(warehouse))  # fmt: skip
+    return warehouse
+
+
+def _observations(warehouse: Path) -> dict[tuple, tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            f"select account_id, as_of_date, {', '.join(FEATURES)}, churned_in_horizon"
+            " from backtest.backtest_observations"
+        ).fetchall()
+    finally:
+        con.close()
+    return {row[:2]: row[2:] for row in rows}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict, date, Path]:
+    """Observations of one dataset, and of the same with every entity's data after the
+    first as-of date changed; the first one's warehouse."""
+    root = tmp_path_factory.mktemp("backtest")
+    landing = root / "landing"
+    generate(landing, accounts=150, start=START, end=END, seed=13, bad_rate=0.0)
+    warehouse = _build(root / "as-is", landing, None)
+    first = _observations(warehouse)
+    cut = min(day for _, day in first)
+    end_of_cut = datetime.combine(cut + timedelta(days=1), time())  # UTC, as the raw layer
+    change = CHANGE_THE_FUTURE.format(cut=end_of_cut.isoformat(sep=" "))
+    changed = _observations(_build(root / "changed", landing, change))
+    return first, changed, cut, warehouse
+
+
+def test_as_of_dates_are_spaced_and_leave_the_horizon_out(both) -> None:
+    first, _, _, _ = both
+    days = sorted({day for _, day in first})
+    assert len(days) >= 3
+    assert all((b - a).days == 30 for a, b in itertools.pairwise(days))
+    assert days[-1] <= END - timedelta(days=90)
+
+
+def test_no_feature_of_an_as_of_date_sees_what_came_after_it(both) -> None:
+    first, changed, cut, _ = both
+    on_cut = {key: row[:-1] for key, row in first.items() if key[1] == cut}
+    assert len(on_cut) > 50
+    assert {key: changed[key][:-1] for key in on_cut} == on_cut
+
+
+def test_labels_do_see_what_came_after(both) -> None:
+    """The change after the cut churns accounts, ends subscriptions, removes orders: the
+    cut's labels move (so the check above could have failed)."""
+    first, changed, cut, _ = both
+    moved = [key for key, row in first.items() if key[1] == cut and changed[key][-1] != row[-1]]
+    assert len(moved) > 5
+    assert all(changed[key][-1] for key in moved)  # only towards churn
+
+
+def test_the_backtest_judges_every_scorecard_and_stores_its_figures(both) -> None:
+    from customer_health import backtest
+    from customer_health.scoring_config import load_catalog
+
+    *_, warehouse = both
+    con = duckdb.connect(str(warehouse))
+    try:
+        judged = backtest.run(con, "v-test", load_catalog().components, {})
+        stored = con.execute(
+            "select count(distinct scorecard), count(distinct model) from backtest.backtest_results"
+            " where config_version = 'v-test'"
+        ).fetchone()
+        shown = backtest.summary(con, ["v-test"])
+    finally:
+        con.close()
+    assert judged.observations > 300
+    assert 0 < judged.figure("health_score") < 1
+    assert stored[0] >= 4 and stored[1] >= 12  # scorecards and (all); score, components, ...
+    assert "config_version v-test:" in shown and "(all)" in shown
