@@ -784,57 +784,7 @@ class _Validator:
         orders: dict[int, int] = {}
         ranges: list[tuple[float, float, int, str]] = []
         for row in rows:
-            name = row["band"]
-            if not name.strip():
-                self.fail(BANDS, row.line, "band", "band name is empty; name it")
-            elif name == self.catalog.no_data_band:
-                self.fail(
-                    BANDS,
-                    row.line,
-                    "band",
-                    f"{name!r} is reserved for accounts without enough data; choose another name",
-                )
-            elif name in names:
-                self.fail(
-                    BANDS,
-                    row.line,
-                    "band",
-                    f"band {name!r} is already defined on line {names[name]}; band names must "
-                    "be unique",
-                )
-            else:
-                names[name] = row.line
-            low = self.number(BANDS, row, "min_score")
-            high = self.number(BANDS, row, "max_score")
-            if low is not None and high is not None:
-                if low >= high:
-                    self.fail(
-                        BANDS,
-                        row.line,
-                        "max_score",
-                        f"band {name!r} runs from {low:g} to {high:g}; min_score must be below "
-                        "max_score",
-                    )
-                else:
-                    ranges.append((low, high, row.line, name))
-            order = row["band_order"].strip()
-            if not _INTEGER.fullmatch(order):
-                self.fail(
-                    BANDS,
-                    row.line,
-                    "band_order",
-                    f"band_order {order!r} is not a whole number; number the bands 1, 2, 3, ...",
-                )
-            elif int(order) in orders:
-                self.fail(
-                    BANDS,
-                    row.line,
-                    "band_order",
-                    f"band_order {order} is already used on line {orders[int(order)]}; "
-                    "give each band its own",
-                )
-            else:
-                orders[int(order)] = row.line
+            self.check_band_row(row, names, orders, ranges)
         if len(rows) < 2:
             self.fail(
                 BANDS,
@@ -843,9 +793,71 @@ class _Validator:
                 f"{len(rows)} band{'s' if len(rows) != 1 else ''}; define at least 2 that "
                 "together cover scores 0 to 100",
             )
-        if not ranges or len(ranges) != len(rows):
-            return
-        ranges.sort()
+        if ranges and len(ranges) == len(rows):
+            self.check_band_cover(sorted(ranges))
+            self.check_band_order(rows, ranges)
+
+    def check_band_row(
+        self,
+        row: Row,
+        names: dict[str, int],
+        orders: dict[int, int],
+        ranges: list[tuple[float, float, int, str]],
+    ) -> None:
+        """One band: a unique, unreserved name, min_score below max_score (its range goes
+        to `ranges`), a unique whole band_order."""
+        name = row["band"]
+        if not name.strip():
+            self.fail(BANDS, row.line, "band", "band name is empty; name it")
+        elif name == self.catalog.no_data_band:
+            self.fail(
+                BANDS,
+                row.line,
+                "band",
+                f"{name!r} is reserved for accounts without enough data; choose another name",
+            )
+        elif name in names:
+            self.fail(
+                BANDS,
+                row.line,
+                "band",
+                f"band {name!r} is already defined on line {names[name]}; band names must "
+                "be unique",
+            )
+        else:
+            names[name] = row.line
+        low = self.number(BANDS, row, "min_score")
+        high = self.number(BANDS, row, "max_score")
+        if low is not None and high is not None and low >= high:
+            self.fail(
+                BANDS,
+                row.line,
+                "max_score",
+                f"band {name!r} runs from {low:g} to {high:g}; min_score must be below max_score",
+            )
+        elif low is not None and high is not None:
+            ranges.append((low, high, row.line, name))
+        order = row["band_order"].strip()
+        if not _INTEGER.fullmatch(order):
+            self.fail(
+                BANDS,
+                row.line,
+                "band_order",
+                f"band_order {order!r} is not a whole number; number the bands 1, 2, 3, ...",
+            )
+        elif int(order) in orders:
+            self.fail(
+                BANDS,
+                row.line,
+                "band_order",
+                f"band_order {order} is already used on line {orders[int(order)]}; "
+                "give each band its own",
+            )
+        else:
+            orders[int(order)] = row.line
+
+    def check_band_cover(self, ranges: list[tuple[float, float, int, str]]) -> None:
+        """The bands (sorted by range) cover 0 to 100 with no gap and no overlap."""
         low, _, line, name = ranges[0]
         if low != 0:
             self.fail(
@@ -872,7 +884,6 @@ class _Validator:
             this=lambda line: f"band {named[line]!r}",
             that=lambda line: f"band {named[line]!r} (line {line})",
         )
-        self.check_band_order(rows, ranges)
 
     def check_band_order(
         self, rows: list[Row], ranges: list[tuple[float, float, int, str]]
@@ -1043,8 +1054,8 @@ class _Validator:
                         column,
                         f"{column} is empty; every override says why and who set it",
                     )
-            start = self.parse_date(row, "valid_from")
-            end = self.parse_date(row, "valid_to", optional=True)
+            start = self.parse_date(OVERRIDES, row, "valid_from")
+            end = self.parse_date(OVERRIDES, row, "valid_to", optional=True)
             if start is None or (end is None and row["valid_to"].strip()):
                 continue
             if end is not None and end < start:
@@ -1070,22 +1081,20 @@ class _Validator:
                     )
             earlier.append((start, end, row.line))
 
-    def parse_date(self, row: Row, column: str, *, optional: bool = False) -> date | None:
+    def parse_date(
+        self, file: str, row: Row, column: str, *, optional: bool = False
+    ) -> date | None:
         raw = row[column].strip()
         if not raw:
             if not optional:
-                self.fail(
-                    OVERRIDES, row.line, column, f"{column} is empty; write a date, YYYY-MM-DD"
-                )
+                self.fail(file, row.line, column, f"{column} is empty; write a date, YYYY-MM-DD")
             return None
         try:
             if not _DATE.fullmatch(raw):
                 raise ValueError(raw)
             return date.fromisoformat(raw)
         except ValueError:
-            self.fail(
-                OVERRIDES, row.line, column, f"{column} {raw!r} is not a date; write YYYY-MM-DD"
-            )
+            self.fail(file, row.line, column, f"{column} {raw!r} is not a date; write YYYY-MM-DD")
             return None
 
 
