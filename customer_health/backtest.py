@@ -357,11 +357,16 @@ def summary(con: duckdb.DuckDBPyConnection, config_versions: Sequence[str]) -> s
     return "\n".join(lines)
 
 
-def weights_csv(weights: dict[str, dict[str, float]]) -> str:
-    """Suggested weights as a scoring_weights.csv (scorecard, component, weight), rounded
-    to 0.01 and summing to 1 per scorecard (the rounding remainder on the largest)."""
+def weights_csv(
+    weights: dict[str, dict[str, float]], current: dict[str, dict[str, float]] | None = None
+) -> str:
+    """Suggested weights as a ready scoring_weights.csv (scorecard, component, weight):
+    rounded to 0.01 and summing to 1 per scorecard (the rounding remainder on the
+    largest); a scorecard without a suggestion keeps its current weights, so the file can
+    replace a configuration's as it is."""
     lines = ["scorecard,component,weight"]
-    for scorecard, by_component in weights.items():
+    scorecards = {**(current or {}), **{s: w for s, w in weights.items() if any(w.values())}}
+    for scorecard, by_component in scorecards.items():
         rounded = {c: round(w, 2) for c, w in by_component.items() if round(w, 2) > 0}
         if not rounded:
             continue

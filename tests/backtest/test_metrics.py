@@ -164,8 +164,22 @@ def test_results_are_stored_per_configuration_and_shown_side_by_side() -> None:
     assert stored[0] == 0.5 and 0 <= stored[1] <= 1
 
 
-def test_suggested_weights_file_sums_to_one_per_scorecard() -> None:
-    text = backtest.weights_csv({"b2b": {"engagement": 0.333, "loyalty": 0.333, "billing": 0.334}})
+def test_suggested_weights_file_sums_to_one_and_keeps_the_rest(tmp_path) -> None:
+    """The file replaces a configuration's scoring_weights.csv as it is: every scorecard,
+    each summing to 1 (a scorecard without a suggestion keeps its weights)."""
+    import shutil
+
+    from customer_health.scoring_config import WEIGHTS, validate_config
+    from customer_health.settings import SEEDS_DIR
+
+    current = backtest.current_weights(SEEDS_DIR / WEIGHTS)
+    suggested = {"b2b": {"engagement": 0.333, "loyalty": 0.333, "billing": 0.334}}
+    text = backtest.weights_csv(suggested, current)
     rows = [line.split(",") for line in text.splitlines()[1:]]
     assert text.splitlines()[0] == "scorecard,component,weight"
-    assert sum(float(w) for _, _, w in rows) == pytest.approx(1.0)
+    assert sum(float(w) for s, _, w in rows if s == "b2b") == pytest.approx(1.0)
+    assert {s for s, _, _ in rows} == set(current)
+    config = tmp_path / "config"
+    shutil.copytree(SEEDS_DIR, config)
+    (config / WEIGHTS).write_text(text)
+    validate_config(config)  # a valid configuration

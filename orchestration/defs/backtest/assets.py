@@ -46,7 +46,7 @@ def backtest_results(
     folder = settings.data_dir / "backtest" / config.config_version
     folder.mkdir(parents=True, exist_ok=True)
     suggested = folder / WEIGHTS
-    suggested.write_text(weights_csv(judged.weights))
+    suggested.write_text(weights_csv(judged.weights, current))
     figures = {
         "score_auc": judged.figure("health_score"),
         "days_since_last_activity_auc": judged.figure("baseline:days_since_last_activity"),
