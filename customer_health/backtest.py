@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -272,7 +273,7 @@ def record(
     weights: dict[str, dict[str, float]],
     calibrations: pd.DataFrame,
     current: dict[str, dict[str, float]],
-    evaluated: tuple[object, object],
+    evaluated: tuple[date | None, date | None],
 ) -> None:
     """Replace a configuration's results (figures, calibration, suggested weights beside
     the current ones) in the backtest tables, in one transaction."""
@@ -384,8 +385,8 @@ class Backtest:
     figures: list[Figure]
     weights: dict[str, dict[str, float]]
     observations: int
-    first_as_of: object
-    last_as_of: object
+    first_as_of: date
+    last_as_of: date
 
     def figure(self, model: str, metric: str = "roc_auc", scorecard: str = OVERALL) -> float | None:
         found = [f.value for f in self.figures if (f.scorecard, f.model, f.metric) ==
@@ -422,6 +423,6 @@ def run(
         )
     figures, weights, calibrations = judge(observations, components)
     _, later = split_by_time(observations)
-    evaluated = (later["as_of_date"].min(), later["as_of_date"].max())
+    evaluated = (later["as_of_date"].min().date(), later["as_of_date"].max().date())
     record(con, config_version, figures, weights, calibrations, current, evaluated)
     return Backtest(config_version, figures, weights, len(observations), *evaluated)
