@@ -74,6 +74,9 @@ class Sample:
     seconds: float
     peak_rss_bytes: int
     exit_code: int
+    steps: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per Dagster step of the run: its seconds and the peak RSS of the tree while it ran
+    (`step_profile`), so a peak or a slow run names its step."""
 
 
 @dataclass
@@ -107,7 +110,7 @@ class Measure:
     @classmethod
     def from_summary(cls, name: str, summary: dict, commit: str) -> Measure:
         """A measure of an earlier report (`commit`: the report's, when the measure has none)."""
-        samples = [Sample(**sample) for sample in summary["samples"]]
+        samples = [Sample(**{"steps": {}, **sample}) for sample in summary["samples"]]
         return cls(name, samples, summary.get("commit", commit))
 
 
@@ -144,10 +147,14 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def measured(command: list[str], env: dict[str, str], log: Path) -> Sample:
-    """Run a command, its output to `log`; its wall time and the peak RSS of its tree."""
+def measured(
+    command: list[str], env: dict[str, str], log: Path, data_dir: Path | None = None
+) -> Sample:
+    """Run a command, its output to `log`; its wall time and the peak RSS of its tree,
+    and, when it ran the pipeline on `data_dir`, the same per Dagster step."""
     peak = 0
-    started = time.perf_counter()
+    series: list[tuple[float, int]] = []  # (epoch seconds, tree RSS)
+    started, wall_start = time.perf_counter(), time.time()
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         done = threading.Event()
@@ -155,7 +162,9 @@ def measured(command: list[str], env: dict[str, str], log: Path) -> Sample:
         def sample() -> None:
             nonlocal peak
             while not done.is_set():
-                peak = max(peak, tree_rss(process.pid))
+                rss = tree_rss(process.pid)
+                peak = max(peak, rss)
+                series.append((time.time(), rss))
                 done.wait(SAMPLE_SECONDS)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -163,7 +172,46 @@ def measured(command: list[str], env: dict[str, str], log: Path) -> Sample:
         code = process.wait()
         done.set()
         sampler.join()
-    return Sample(round(time.perf_counter() - started, 3), peak, code)
+    steps = step_profile(data_dir, wall_start, series) if data_dir else {}
+    return Sample(round(time.perf_counter() - started, 3), peak, code, steps)
+
+
+def step_profile(
+    data_dir: Path, since: float, series: list[tuple[float, int]]
+) -> dict[str, dict[str, float]]:
+    """Seconds and peak tree RSS (GiB) of each step of the Dagster run that started after
+    `since` on `data_dir` (its SQLite event log), from the RSS samples taken meanwhile."""
+    import sqlite3
+
+    runs = data_dir / "dagster" / "history" / "runs"
+    logs = [
+        path
+        for path in (runs.glob("*.db") if runs.is_dir() else ())
+        if path.name != "index.db" and path.stat().st_mtime >= since
+    ]
+    steps: dict[str, dict[str, float]] = {}
+    for path in logs:
+        con = sqlite3.connect(path)
+        try:
+            rows = con.execute(
+                "select step_key, dagster_event_type, timestamp from event_logs"
+                " where dagster_event_type in ('STEP_START', 'STEP_SUCCESS', 'STEP_FAILURE')"
+                " order by id"
+            ).fetchall()
+        finally:
+            con.close()
+        began: dict[str, float] = {}
+        for step, kind, stamp in rows:
+            at = datetime.fromisoformat(str(stamp)).replace(tzinfo=UTC).timestamp()
+            if kind == "STEP_START":
+                began[step] = at
+            elif step in began:
+                inside = [rss for t, rss in series if began[step] <= t <= at]
+                steps[step] = {
+                    "seconds": round(at - began[step], 1),
+                    "peak_rss_gib": round(max(inside, default=0) / 2**30, 3),
+                }
+    return steps
 
 
 def landing(accounts: int, days: int, end: date, seed: int) -> Path:
@@ -256,7 +304,9 @@ def bench_size(
     for n in range(full_repeat):
         shutil.rmtree(data, ignore_errors=True)
         log = work / f"full-{n}.log"
-        sample = measured(_cli(None, end - timedelta(days=1)), _env(before_end, data, end), log)
+        sample = measured(
+            _cli(None, end - timedelta(days=1)), _env(before_end, data, end), log, data
+        )
         result.full.add(sample)
         progress(result.full)
         if sample.exit_code != 0:
@@ -267,7 +317,7 @@ def bench_size(
         shutil.rmtree(data, ignore_errors=True)
         shutil.copytree(full_built, data)
         log = work / f"day-{n}.log"
-        sample = measured(_cli(end, end), _env(land, data, end), log)
+        sample = measured(_cli(end, end), _env(land, data, end), log, data)
         result.day.add(sample)
         progress(result.day)
         if sample.exit_code != 0:
@@ -390,6 +440,19 @@ def markdown(report: dict) -> str:
     if not report["complete"]:
         head += " Incomplete: the runs so far (the benchmark is running or was stopped)."
 
+    step_rows = ["| measure | slowest steps (median run) | step at the peak |", "|---|---|---|"]
+    for name, m in report["measures"].items():
+        runs = [sample for sample in m["samples"] if sample.get("steps")]
+        if not runs:
+            continue
+        median = sorted(runs, key=lambda sample: sample["seconds"])[len(runs) // 2]
+        slowest = sorted(median["steps"].items(), key=lambda kv: -kv[1]["seconds"])[:3]
+        peak = max(
+            ((step, v["peak_rss_gib"]) for r in runs for step, v in r["steps"].items()),
+            key=lambda kv: kv[1],
+        )
+        shown = ", ".join(f"{step} {v['seconds']:g} s" for step, v in slowest)
+        step_rows.append(f"| {name} | {shown} | {peak[0]} {peak[1]:g} GiB |")
     ratio_rows = ["| ratio | value |", "|---|---|"] + [
         f"| {name} | {value} |" for name, value in report["ratios"].items()
     ]
@@ -398,7 +461,16 @@ def markdown(report: dict) -> str:
         for name, t in report["targets"].items()
     ]
     return (
-        "\n\n".join([head, "\n".join(rows), "\n".join(ratio_rows), "\n".join(target_rows)]) + "\n"
+        "\n\n".join(
+            [
+                head,
+                "\n".join(rows),
+                *(["\n".join(step_rows)] if len(step_rows) > 2 else []),
+                "\n".join(ratio_rows),
+                "\n".join(target_rows),
+            ]
+        )
+        + "\n"
     )
 
 
