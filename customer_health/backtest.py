@@ -412,15 +412,12 @@ def run(
     config_version: str,
     components: Sequence[str],
     current: dict[str, dict[str, float]],
-) -> Backtest:
-    """Judge the observations dbt built and store the figures under `config_version`."""
+) -> Backtest | None:
+    """Judge the observations dbt built and store the figures under `config_version`;
+    None when there are none (no as-of date has a whole horizon after it yet)."""
     observations = read_observations(con)
     if observations.empty:
-        raise ValueError(
-            "backtest.backtest_observations is empty: the scored history has no as-of date "
-            "with a whole churn horizon after it (seeds/scoring_churn.csv horizon_days); "
-            "score a longer history first"
-        )
+        return None
     figures, weights, calibrations = judge(observations, components)
     _, later = split_by_time(observations)
     evaluated = (later["as_of_date"].min().date(), later["as_of_date"].max().date())

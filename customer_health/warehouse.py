@@ -108,8 +108,9 @@ class WarehouseSession(Protocol):
 
     def backtest(
         self, config_version: str, components: Sequence[str], current: dict[str, dict[str, float]]
-    ) -> Backtest:
-        """Judge the backtest's observations (dbt built them) and store the figures."""
+    ) -> Backtest | None:
+        """Judge the backtest's observations (dbt built them) and store the figures (None
+        without observations)."""
 
     def backtest_summary(self, config_versions: Sequence[str]) -> str:
         """The stored backtest figures of each configuration, side by side."""
@@ -207,7 +208,7 @@ class DuckDBSession:
 
     def backtest(
         self, config_version: str, components: Sequence[str], current: dict[str, dict[str, float]]
-    ) -> Backtest:
+    ) -> Backtest | None:
         from customer_health import backtest  # scikit-learn: only this step
 
         return backtest.run(self.con, config_version, components, current)

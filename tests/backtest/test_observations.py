@@ -4,6 +4,7 @@ features know only the past, labels only the future."""
 from __future__ import annotations
 
 import itertools
+import shutil
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -126,3 +127,40 @@ def test_the_backtest_judges_every_scorecard_and_stores_its_figures(both) -> Non
     assert 0 < judged.figure("health_score") < 1
     assert stored[0] >= 4 and stored[1] >= 12  # scorecards and (all); score, components, ...
     assert "config_version v-test:" in shown and "(all)" in shown
+
+
+def test_the_backtest_job_stores_the_figures_and_writes_the_suggested_weights(
+    both, dbt_manifest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Dagster job (what `make backtest` runs): the backtest's dbt models, then the
+    figures, stored under the configuration's version, and a valid scoring_weights.csv."""
+    import dagster as dg
+
+    from customer_health.scoring_config import WEIGHTS, validate_config
+    from customer_health.settings import SEEDS_DIR
+    from orchestration.definitions import defs
+
+    *_, warehouse = both
+    data_dir = warehouse.parent
+    monkeypatch.setenv("HEALTH_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HEALTH_AS_OF", END.isoformat())
+    monkeypatch.delenv("HEALTH_CONFIG_DIR", raising=False)
+    version = validate_config(SEEDS_DIR).config_version
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("backtest").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert result.success
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        [(rows,)] = con.execute(
+            "select count(*) from backtest.backtest_results where config_version = ?", [version]
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows > 50
+    suggested = data_dir / "backtest" / version / WEIGHTS
+    config = data_dir / "suggested-config"
+    shutil.copytree(SEEDS_DIR, config)
+    shutil.copy(suggested, config / WEIGHTS)
+    validate_config(config)  # ready to use as it is

@@ -68,8 +68,10 @@ def _days(first: date, last: date) -> list[str]:
 
 
 def _every_asset_key(port: int) -> list[dict]:
-    nodes = graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
-    return [node["assetKey"] for node in nodes]
+    """Every asset of the daily pipeline (the backtest's are judged over the whole history,
+    by their own job, not by day)."""
+    nodes = graphql(port, "{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
+    return [node["assetKey"] for node in nodes if node["groupName"] != "backtest"]
 
 
 def _backfill(port: int, params: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext
 from customer_health.scoring_config import WEIGHTS, load_catalog
 from orchestration.defs.jobs import BACKTEST_GROUP
 from orchestration.defs.keys import BACKTEST_KEY, backtest_observations_key
-from orchestration.defs.outcomes import checked_config
+from orchestration.defs.outcomes import checked_config, skipped_metadata
 from orchestration.defs.policies import OWNERS, WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
 
@@ -43,6 +43,13 @@ def backtest_results(
     current = current_weights(settings.config_dir / WEIGHTS)
     with warehouse.engine().session() as session:
         judged = session.backtest(config.config_version, components, current)
+    if judged is None:
+        reason = (
+            "no as-of date of the scored history has a whole churn horizon after it"
+            " (seeds/scoring_churn.csv horizon_days): score a longer history first"
+        )
+        context.log.warning(f"backtest skipped: {reason}")
+        return dg.MaterializeResult(metadata=skipped_metadata(reason))
     folder = settings.data_dir / "backtest" / config.config_version
     folder.mkdir(parents=True, exist_ok=True)
     suggested = folder / WEIGHTS
