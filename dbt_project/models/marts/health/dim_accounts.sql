@@ -14,13 +14,13 @@
     'health_score_delta_30d', 'score_coverage', 'top_positive_driver', 'top_negative_driver',
     'stale_components', 'mrr', 'config_version'] -%}
 {%- set fact_columns = 'fact.account_id, fact.as_of_date, fact.' ~ latest_columns | join(', fact.') -%}
+{#- The fact is named in each branch, not through a CTE: DuckDB materializes a CTE a query
+    names more than once, which here would copy all history every night (57 s at 100,000
+    accounts x 730 days, against 4 s). -#}
+{%- set fact = ref('fct_customer_health_daily') -%}
 
 with accounts as (
     select * from {{ ref('stg_raw__accounts') }}
-),
-
-fact as (
-    select * from {{ ref('fct_customer_health_daily') }}
 ),
 
 scoring_window as (
@@ -30,7 +30,7 @@ scoring_window as (
 {% if previous is none -%}
 candidates as (
     select {{ fact_columns }}
-    from fact
+    from {{ fact }} as fact
 ),
 {%- else -%}
 {#- the last run's latest rows: an account's latest day, with its figures -#}
@@ -43,7 +43,7 @@ previous_latest as (
 
 window_rows as (
     select {{ fact_columns }}
-    from fact
+    from {{ fact }} as fact
     cross join scoring_window
     where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
 ),
@@ -68,14 +68,14 @@ candidates as (
     select * from window_rows
     union all
     select {{ fact_columns }}
-    from fact
+    from {{ fact }} as fact
     cross join scoring_window
     where fact.as_of_date > (select max(as_of_date) from previous_latest)
         and (fact.as_of_date < scoring_window.score_from_date
             or fact.as_of_date > scoring_window.score_to_date)
     union all
     select {{ fact_columns }}
-    from fact
+    from {{ fact }} as fact
     cross join scoring_window
     where fact.as_of_date < scoring_window.score_from_date
         and fact.account_id in (select account_id from lost)
@@ -96,7 +96,7 @@ latest as (
 ),
 
 latest_scored_day as (
-    select max(as_of_date) as as_of_date from fact
+    select max(as_of_date) as as_of_date from {{ fact }} as fact
 ),
 
 final as (
