@@ -173,9 +173,9 @@ def calibration(frame: pd.DataFrame, deciles: int = 10) -> pd.DataFrame:
 
 def judge_scorecard(
     scorecard: str, frame: pd.DataFrame, components: Sequence[str]
-) -> tuple[list[Figure], dict[str, float] | None]:
-    """Every figure of one scorecard's observations (or all of them), and the suggested
-    weights per component (None when they cannot be fitted)."""
+) -> tuple[list[Figure], dict[str, float] | None, pd.DataFrame]:
+    """Every figure of one scorecard's observations (or all of them), the suggested
+    weights per component (None when they cannot be fitted), and the calibration."""
     fit, judge = split_by_time(frame)
     churned = judge[LABEL].astype(bool)
     figures: list[Figure] = []
@@ -205,7 +205,8 @@ def judge_scorecard(
         figures.append(
             Figure(scorecard, "health_score", metric, value, len(judge), int(churned.sum()))
         )
-    return figures, None if model is None else suggested_weights(model, components)
+    weights = None if model is None else suggested_weights(model, components)
+    return figures, weights, calibration(judge)
 
 
 def suggested_weights(model: object, components: Sequence[str]) -> dict[str, float]:
@@ -235,12 +236,11 @@ def judge(
     ]
     calibrations = []
     for scorecard, frame in groups:
-        found, suggested = judge_scorecard(str(scorecard), frame, components)
+        found, suggested, calibrated = judge_scorecard(str(scorecard), frame, components)
         figures += found
         if suggested is not None and scorecard != OVERALL:
             weights[str(scorecard)] = suggested
-        _, later = split_by_time(frame)
-        calibrations.append(calibration(later).assign(scorecard=str(scorecard)))
+        calibrations.append(calibrated.assign(scorecard=str(scorecard)))
     return figures, weights, pd.concat(calibrations, ignore_index=True)
 
 

@@ -145,6 +145,18 @@ def cover_partitions(settings: Settings, window: RunWindow) -> Settings:
     return Settings.from_env()
 
 
+@contextmanager
+def writer_instance(settings: Settings) -> Iterator[object]:
+    """The Dagster instance, with this process the warehouse's one writer: the file lock
+    held, a run that died holding it recovered, and the warehouse pool free."""
+    from orchestration.defs.policies import WAREHOUSE_POOL
+
+    with warehouse_held(settings) as lock, open_instance(settings) as instance:
+        recover(lock, instance, WAREHOUSE_POOL)
+        wait_for_pool(instance, WAREHOUSE_POOL, stage)
+        yield instance
+
+
 def run_pipeline(
     settings: Settings, window: RunWindow, job_name: str = "health_pipeline"
 ) -> RunOutcome:
@@ -157,13 +169,10 @@ def run_pipeline(
     prepare_manifest()
     from orchestration.definitions import defs
     from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
-    from orchestration.defs.policies import WAREHOUSE_POOL
 
     what = "ingest" if job_name == INGEST_JOB else "ingest -> dbt build -> checks -> publish"
     job = defs.resolve_job_def(job_name)
-    with warehouse_held(settings) as lock, open_instance(settings) as instance:
-        recover(lock, instance, WAREHOUSE_POOL)
-        wait_for_pool(instance, WAREHOUSE_POOL, stage)
+    with writer_instance(settings) as instance:
         stage(f"Running {what} for {window.start} .. {window.end}")
         serving_before = FileState.of(settings.serving_path)
         result = job.execute_in_process(
@@ -479,12 +488,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     stage("Parsing the dbt project")
     prepare_manifest()
     from orchestration.definitions import defs
-    from orchestration.defs.policies import WAREHOUSE_POOL
 
     job = defs.resolve_job_def("backtest")
-    with warehouse_held(settings) as lock, open_instance(settings) as instance:
-        recover(lock, instance, WAREHOUSE_POOL)
-        wait_for_pool(instance, WAREHOUSE_POOL, stage)
+    with writer_instance(settings) as instance:
         stage(f"Backtesting configuration {version} over the scored history")
         result = job.execute_in_process(
             instance=instance,
