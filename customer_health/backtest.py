@@ -36,6 +36,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from customer_health.duckdb_connection import insert_rows
+
 LABEL = "churned_in_horizon"
 OVERALL = "(all)"
 """The scorecard name of the figures over every scorecard."""
@@ -251,14 +253,16 @@ RESULTS = f"{SCHEMA}.backtest_results"
 CALIBRATION = f"{SCHEMA}.backtest_calibration"
 WEIGHTS = f"{SCHEMA}.backtest_suggested_weights"
 TABLES = {
-    RESULTS: "config_version varchar, scorecard varchar, model varchar, metric varchar,"
-    " value double, rows integer, churners integer, first_as_of date, last_as_of date,"
-    " judged_at timestamp",
-    CALIBRATION: "config_version varchar, scorecard varchar, decile integer, accounts integer,"
-    " churn_rate double, mean_score double",
-    WEIGHTS: "config_version varchar, scorecard varchar, component varchar,"
-    " current_weight double, suggested_weight double",
-}
+    RESULTS: (("config_version", "varchar"), ("scorecard", "varchar"), ("model", "varchar"),
+              ("metric", "varchar"), ("value", "double"), ("rows", "integer"),
+              ("churners", "integer"), ("first_as_of", "date"), ("last_as_of", "date"),
+              ("judged_at", "timestamp")),
+    CALIBRATION: (("config_version", "varchar"), ("scorecard", "varchar"), ("decile", "integer"),
+                  ("accounts", "integer"), ("churn_rate", "double"), ("mean_score", "double")),
+    WEIGHTS: (("config_version", "varchar"), ("scorecard", "varchar"), ("component", "varchar"),
+              ("current_weight", "double"), ("suggested_weight", "double")),
+}  # fmt: skip
+"""Each backtest table's columns and their types, in the order `record` writes them."""
 
 
 def read_observations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -279,35 +283,29 @@ def record(
     the current ones) in the backtest tables, in one transaction."""
     con.execute(f"create schema if not exists {SCHEMA}")
     for table, columns in TABLES.items():
-        con.execute(f"create table if not exists {table} ({columns})")
-    results = pd.DataFrame(
-        [
-            (config_version, f.scorecard, f.model, f.metric, f.value, f.rows, f.churners,
-             *evaluated, pd.Timestamp.now(tz="UTC").tz_localize(None))
-            for f in figures
-        ],
-        columns=["config_version", "scorecard", "model", "metric", "value", "rows",
-                 "churners", "first_as_of", "last_as_of", "judged_at"],
-    )  # fmt: skip
-    calibration = calibrations.assign(config_version=config_version)[
-        ["config_version", "scorecard", "decile", "accounts", "churn_rate", "mean_score"]
+        typed = ", ".join(f"{name} {kind}" for name, kind in columns)
+        con.execute(f"create table if not exists {table} ({typed})")
+    judged_at = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
+    results = [
+        (config_version, f.scorecard, f.model, f.metric, f.value, f.rows, f.churners,
+         *evaluated, judged_at)
+        for f in figures
+    ]  # fmt: skip
+    calibration = [
+        (config_version, str(row.scorecard), int(row.decile), int(row.accounts),
+         float(row.churn_rate), float(row.mean_score))
+        for row in calibrations.itertuples(index=False)
+    ]  # fmt: skip
+    suggested = [
+        (config_version, scorecard, component, current.get(scorecard, {}).get(component), w)
+        for scorecard, by_component in weights.items()
+        for component, w in by_component.items()
     ]
-    suggested = pd.DataFrame(
-        [
-            (config_version, scorecard, component, current.get(scorecard, {}).get(component), w)
-            for scorecard, by_component in weights.items()
-            for component, w in by_component.items()
-        ],
-        columns=["config_version", "scorecard", "component", "current_weight",
-                 "suggested_weight"],
-    )  # fmt: skip
     con.execute("begin")
     try:
-        for table, frame in ((RESULTS, results), (CALIBRATION, calibration), (WEIGHTS, suggested)):
+        for table, rows in ((RESULTS, results), (CALIBRATION, calibration), (WEIGHTS, suggested)):
             con.execute(f"delete from {table} where config_version = ?", [config_version])
-            con.register("_backtest_rows", frame)
-            con.execute(f"insert into {table} by name select * from _backtest_rows")
-            con.unregister("_backtest_rows")
+            insert_rows(con, table, [name for name, _ in TABLES[table]], rows)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
