@@ -423,6 +423,11 @@ def test_rerunning_a_range_gives_the_rows_the_full_build_gave(isolated) -> None:
         "select * from fct_health_score_drivers order by account_id, as_of_date, component",
         # rebuilt from its last rows and the window's (dim_accounts.sql)
         "select * from dim_accounts order by account_id",
+        # the marts that read the window's fact rows (and, for the parents, every parent
+        # the fact names; for the movers, its latest day)
+        "select * from mart_health_parent_daily order by parent_account_id, as_of_date",
+        "select * from mart_health_day_stats order by as_of_date",
+        "select * from mart_health_movers order by window_days, direction, mover_rank",
     ]
     before = [_fact(settings.serving_path, query) for query in queries]
     assert run_pipeline(settings, RunWindow(END - timedelta(days=9), END - timedelta(days=3)))

@@ -15,8 +15,18 @@
     `is_settled` is false for the days within the first usage window after the data
     start, when trailing windows are still filling and scores move for that reason
     alone: the drift check leaves those out. -#}
-with fact as (
-    select * from {{ ref('fct_customer_health_daily') }}
+with scoring_window as (
+    select * from {{ ref('int_scoring_window') }}
+),
+
+-- the window's fact rows and the day before it: this CTE is read three times, and
+-- DuckDB materializes such a CTE, so it holds the days read, never all history
+fact as (
+    select fct.*
+    from {{ ref('fct_customer_health_daily') }} as fct
+    cross join scoring_window
+    where fct.as_of_date
+        between {{ add_days('scoring_window.score_from_date', -1) }} and scoring_window.score_to_date
 ),
 
 account_days as (
@@ -25,10 +35,6 @@ account_days as (
 
 bands as (
     select * from {{ ref('dim_health_bands') }}
-),
-
-scoring_window as (
-    select * from {{ ref('int_scoring_window') }}
 ),
 
 settings as (

@@ -2,9 +2,18 @@
     with the two components that moved the score most in that direction
     (fct_health_score_drivers.change_<N>d); a component that stayed put or moved the
     other way is no driver. Top `health_movers_per_list` per list. The fact holds live
-    accounts only, so a churned account is no mover. -#}
-with fact as (
-    select * from {{ ref('fct_customer_health_daily') }}
+    accounts only, so a churned account is no mover. The fact is named in each place
+    rather than through one CTE: DuckDB materializes a CTE read more than once, which
+    here would copy all history every run. -#}
+with latest_day as (
+    select max(as_of_date) as as_of_date from {{ ref('fct_customer_health_daily') }}
+),
+
+fact as (
+    select fct.*
+    from {{ ref('fct_customer_health_daily') }} as fct
+    inner join latest_day
+        on latest_day.as_of_date = fct.as_of_date
 ),
 
 drivers as (
@@ -13,10 +22,6 @@ drivers as (
 
 accounts as (
     select * from {{ ref('stg_raw__accounts') }}
-),
-
-latest_day as (
-    select max(as_of_date) as as_of_date from fact
 ),
 
 changes as (
@@ -31,8 +36,6 @@ changes as (
         fact.health_score_delta_{{ days }}d as score_change,
         case when fact.health_score_delta_{{ days }}d < 0 then 'drop' else 'rise' end as direction
     from fact
-    inner join latest_day
-        on latest_day.as_of_date = fact.as_of_date
     where fact.health_score_delta_{{ days }}d <> 0
     {%- if not loop.last %}
     union all

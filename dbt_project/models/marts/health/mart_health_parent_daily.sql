@@ -11,13 +11,19 @@
     (`parent_account_id`), by the `rollup_method` in seeds/scoring_settings.csv:
     `mrr_weighted_mean` (the plain mean when the members have no MRR), `min`, or `mean`.
     Members without a score are left out; churned members have no row (the fact holds
-    live account-days only). -#}
-with fact as (
-    select * from {{ ref('fct_customer_health_daily') }}
+    live account-days only). A parent has a row on the days a live account names it as
+    its parent (itself included). -#}
+with scoring_window as (
+    select * from {{ ref('int_scoring_window') }}
 ),
 
-scoring_window as (
-    select * from {{ ref('int_scoring_window') }}
+-- the window's fact rows: read three times below, and DuckDB materializes such a CTE,
+-- so it holds the window's days, never all history
+fact as (
+    select fct.*
+    from {{ ref('fct_customer_health_daily') }} as fct
+    cross join scoring_window
+    where fct.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
 ),
 
 settings as (
@@ -28,14 +34,19 @@ bands as (
     select * from {{ ref('scoring_bands') }}
 ),
 
+-- the parents of each day: the accounts a row of that day names as its parent (itself
+-- included). A day's rollup depends on that day's rows alone, so a re-run of some days
+-- gives what the full build gave, and no run reads the history outside its window
 parents as (
-    select distinct parent_account_id as parent_account_id from fact
+    select distinct parent_account_id, as_of_date
+    from fact
     where parent_account_id is not null
 ),
 
--- each parent's own rows, and its direct children's (every parent of the fact is in
--- `parents`): two equality joins, not one on `account_id or parent_account_id`, which
--- no engine can hash (a nested loop over rows x parents: 43 s a part at 100,000 accounts)
+-- each parent's own rows, and its direct children's (every parent a row of the day
+-- names is in `parents`): two equality joins, not one on `account_id or
+-- parent_account_id`, which no engine can hash (a nested loop over rows x parents: 43 s
+-- a part at 100,000 accounts)
 members as (
     select
         fact.account_id as rollup_account_id,
@@ -43,10 +54,9 @@ members as (
         fact.health_score,
         fact.mrr
     from fact
-    cross join scoring_window
     inner join parents
         on parents.parent_account_id = fact.account_id
-    where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
+        and parents.as_of_date = fact.as_of_date
     union all
     select
         fact.parent_account_id,
@@ -54,9 +64,7 @@ members as (
         fact.health_score,
         fact.mrr
     from fact
-    cross join scoring_window
-    where fact.as_of_date between scoring_window.score_from_date and scoring_window.score_to_date
-        and fact.parent_account_id is not null
+    where fact.parent_account_id is not null
         and fact.parent_account_id <> fact.account_id  -- its own parent: counted once, above
 ),
 
