@@ -61,8 +61,8 @@ bench: $(STAMP) ## Benchmarks: the pipeline against hand-written DuckDB (BENCH_A
 	@$(PY) bench/pipeline.py --accounts $(BENCH_ACCOUNTS) --days $(BENCH_DAYS) \
 		--repeat $(BENCH_REPEAT) --out $(BENCH_OUT) $(BENCH_FLAGS)
 
-backtest: $(STAMP) ## Judge the score against churn over the warehouse's history, beside simple baselines (after make run; COMPARE=<config_version ...>)
-	@$(PY) -m orchestration.cli backtest $(if $(COMPARE),--compare $(COMPARE))
+backtest: $(STAMP) ## Judge the score against churn over the warehouse's history, beside simple baselines (after make run; CONFIG=<folder> also judges a candidate configuration on a copy; COMPARE=<config_version ...>)
+	@$(PY) -m orchestration.cli backtest $(if $(CONFIG),--config $(CONFIG)) $(if $(COMPARE),--compare $(COMPARE))
 
 reliability: $(STAMP) ## Crash, hostile-input, secrets, full-disk and failing-output scenarios; writes docs/reliability.md
 	@$(PY) -m orchestration.reliability

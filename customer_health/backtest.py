@@ -270,6 +270,13 @@ def read_observations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(f"select * from {SCHEMA}.backtest_observations").df()
 
 
+def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    for table, columns in TABLES.items():
+        typed = ", ".join(f"{name} {kind}" for name, kind in columns)
+        con.execute(f"create table if not exists {table} ({typed})")
+
+
 def record(
     con: duckdb.DuckDBPyConnection,
     config_version: str,
@@ -281,10 +288,7 @@ def record(
 ) -> None:
     """Replace a configuration's results (figures, calibration, suggested weights beside
     the current ones) in the backtest tables, in one transaction."""
-    con.execute(f"create schema if not exists {SCHEMA}")
-    for table, columns in TABLES.items():
-        typed = ", ".join(f"{name} {kind}" for name, kind in columns)
-        con.execute(f"create table if not exists {table} ({typed})")
+    _create_tables(con)
     judged_at = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
     results = [
         (config_version, f.scorecard, f.model, f.metric, f.value, f.rows, f.churners,
@@ -310,6 +314,32 @@ def record(
     except Exception:
         con.execute("rollback")
         raise
+
+
+def adopt(con: duckdb.DuckDBPyConnection, source: str, config_version: str) -> None:
+    """Copy a configuration's stored figures from another warehouse file (a what-if's
+    copy) into this one's backtest tables, replacing those stored under that version, in
+    one transaction."""
+    _create_tables(con)
+    quoted = source.replace("'", "''")
+    con.execute(f"attach '{quoted}' as what_if (read_only)")
+    try:
+        con.execute("begin")
+        try:
+            for table, columns in TABLES.items():
+                names = ", ".join(name for name, _ in columns)
+                con.execute(f"delete from {table} where config_version = ?", [config_version])
+                con.execute(
+                    f"insert into {table} ({names}) select {names} from what_if.{table}"
+                    " where config_version = ?",
+                    [config_version],
+                )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    finally:
+        con.execute("detach what_if")
 
 
 SHOWN = (

@@ -8,6 +8,8 @@ on as absolute paths (dbt runs in its own directory).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -60,3 +62,18 @@ class Settings:
             default_currency=os.environ.get("HEALTH_DEFAULT_CURRENCY", "USD").strip().upper(),
             config_dir=Path(config_dir).resolve() if config_dir else SEEDS_DIR,
         )
+
+
+@contextmanager
+def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block (dbt inherits os.environ)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -17,6 +17,7 @@ another process holds the file's lock) and hands it to them.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -115,6 +116,13 @@ class WarehouseSession(Protocol):
     def backtest_summary(self, config_versions: Sequence[str]) -> str:
         """The stored backtest figures of each configuration, side by side."""
 
+    def adopt_backtest(self, other: Warehouse, config_version: str) -> None:
+        """Store a configuration's backtest figures judged in another warehouse (a what-if
+        copy) beside this one's, replacing any stored under that version."""
+
+    def scored_range(self) -> tuple[date, date] | None:
+        """The first and last day fct_customer_health_daily holds (None when empty)."""
+
 
 class Warehouse(Protocol):
     """A warehouse engine: sessions for the steps, and the publication readers read."""
@@ -146,6 +154,10 @@ class Warehouse(Protocol):
 
     def report(self) -> Report:
         """Render the health report from the publication."""
+
+    def copy_to(self, settings: Settings) -> Warehouse:
+        """A copy of the working warehouse where `settings` put one (a what-if's scratch
+        warehouse), taken while no run writes this one."""
 
 
 @dataclass
@@ -218,6 +230,20 @@ class DuckDBSession:
 
         return backtest.summary(self.con, config_versions)
 
+    def adopt_backtest(self, other: Warehouse, config_version: str) -> None:
+        from customer_health import backtest
+
+        backtest.adopt(self.con, str(other.settings.warehouse_path), config_version)
+
+    def scored_range(self) -> tuple[date, date] | None:
+        try:
+            row = self.con.execute(
+                "select min(as_of_date), max(as_of_date) from marts.fct_customer_health_daily"
+            ).fetchone()
+        except duckdb.CatalogException:
+            return None
+        return (row[0], row[1]) if row and row[0] is not None else None
+
 
 @dataclass(frozen=True)
 class DuckDBWarehouse:
@@ -277,6 +303,21 @@ class DuckDBWarehouse:
 
     def report(self) -> Report:
         return build_report(self.settings.serving_path, self.settings.data_dir / "reports")
+
+    def copy_to(self, settings: Settings) -> Warehouse:
+        target = settings.warehouse_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (target, target.with_name(target.name + ".wal")):
+            stale.unlink(missing_ok=True)
+        # the file and its write-ahead log as they are: the caller holds the warehouse,
+        # so no connection writes them meanwhile
+        for suffix in ("", ".wal"):
+            source = self.settings.warehouse_path.with_name(
+                self.settings.warehouse_path.name + suffix
+            )
+            if source.exists():
+                shutil.copyfile(source, target.with_name(target.name + suffix))
+        return DuckDBWarehouse(settings)
 
 
 def open_warehouse(settings: Settings) -> Warehouse:

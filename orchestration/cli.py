@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from pathlib import Path
 from customer_health import duckdb_connection
 from customer_health.landing import event_date_range, utc_now
 from customer_health.loader import raw_layer_counts
-from customer_health.settings import Settings
+from customer_health.settings import Settings, patched_environ
 from orchestration.run_outcome import (
     EXIT_BAD_ARGUMENTS,
     EXIT_CODES,
@@ -478,7 +479,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Run the `backtest` job (the backtest's dbt models, then the figures) over the
     history the warehouse holds, and print the figures of this configuration, beside
-    those stored for the `--compare` ones."""
+    those of `--config` (a candidate judged on a copy: `what_if`) and those stored for
+    the `--compare` ones."""
     from customer_health.scoring_config import validate_config
     from customer_health.warehouse import open_warehouse
     from orchestration.dbt_project import prepare_manifest
@@ -487,26 +489,88 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     version = validate_config(settings.config_dir).config_version
     stage("Parsing the dbt project")
     prepare_manifest()
+    stage(f"Backtesting configuration {version} over the scored history")
+    if not execute_job(settings, "backtest"):
+        print("\nBacktest FAILED (see above): no figures stored.", file=sys.stderr)
+        return 1
+    shown = [version]
+    if args.config is not None:
+        candidate = what_if(settings, args.config.resolve())
+        if candidate is None:
+            return 1
+        shown.append(candidate)
+    with open_warehouse(settings).session(read_only=True) as session:
+        print("\n" + session.backtest_summary([*dict.fromkeys([*shown, *args.compare])]))
+    for judged in dict.fromkeys(shown):
+        weights = settings.data_dir / "backtest" / judged / "scoring_weights.csv"
+        print(
+            f"\nSuggested weights for {judged} (not applied; copy into a configuration"
+            f" folder): {weights}"
+        )
+    return 0
+
+
+def execute_job(settings: Settings, job_name: str, tags: dict[str, str] | None = None) -> bool:
+    """Run one job of the definitions in process, as this warehouse's one writer; report
+    its failures. True when it succeeded."""
     from orchestration.definitions import defs
 
-    job = defs.resolve_job_def("backtest")
+    job = defs.resolve_job_def(job_name)
     with writer_instance(settings) as instance:
-        stage(f"Backtesting configuration {version} over the scored history")
         result = job.execute_in_process(
             instance=instance,
-            tags={CLI_RUN_TAG: "cli"},
+            tags={CLI_RUN_TAG: "cli", **(tags or {})},
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,
         )
         report_failures(result)
-        if not result.success:
-            print("\nBacktest FAILED (see above): no figures stored.", file=sys.stderr)
-            return 1
-        with open_warehouse(settings).session(read_only=True) as session:
-            print("\n" + session.backtest_summary([version, *args.compare]))
-    weights = settings.data_dir / "backtest" / version / "scoring_weights.csv"
-    print(f"\nSuggested weights (not applied; copy into a configuration folder): {weights}")
-    return 0
+        return bool(result.success)
+
+
+def what_if(settings: Settings, config_dir: Path) -> str | None:
+    """Judge a candidate configuration against the history without touching what runs:
+    copy the warehouse to $HEALTH_DATA_DIR/backtest/what-if/<its version>/, score every
+    day it holds again under the candidate there (the `backtest_what_if` job: dbt and the
+    backtest; no ingest, check, publication or sync), and store its figures beside the
+    current ones in this warehouse's backtest tables. Its config_version, or None when
+    the warehouse holds no scores or the candidate's run failed."""
+    from dataclasses import replace
+
+    from customer_health.scoring_config import validate_config
+    from customer_health.warehouse import open_warehouse
+    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+
+    candidate = validate_config(config_dir).config_version
+    scratch = replace(
+        settings,
+        data_dir=settings.data_dir / "backtest" / "what-if" / candidate,
+        config_dir=config_dir,
+    )
+    stage(f"What if: configuration {candidate} ({config_dir}) on a copy in {scratch.data_dir}")
+    shutil.rmtree(scratch.data_dir, ignore_errors=True)
+    with warehouse_held(settings):
+        copy = open_warehouse(settings).copy_to(scratch)
+    with copy.session(read_only=True) as session:
+        scored = session.scored_range()
+    if scored is None:
+        print("error: the warehouse holds no scores: `make run` first.", file=sys.stderr)
+        return None
+    first, last = scored
+    stage(f"What if: scoring {first} .. {last} again under {candidate}")
+    variables = {"HEALTH_DATA_DIR": str(scratch.data_dir), "HEALTH_CONFIG_DIR": str(config_dir)}
+    with patched_environ(variables):
+        done = execute_job(
+            cover_partitions(scratch, RunWindow(first, last)),
+            "backtest_what_if",
+            {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()},
+        )
+    ensure_dagster_home(settings)  # this process's Dagster home again
+    if not done:
+        print(f"\nWhat-if of {config_dir} FAILED (see above): no figures stored.", file=sys.stderr)
+        return None
+    with warehouse_held(settings), open_warehouse(settings).session() as session:
+        session.adopt_backtest(copy, candidate)
+    return candidate
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -571,6 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="CONFIG_VERSION",
         help="also show the stored figures of these configurations",
+    )
+    backtest.add_argument(
+        "--config",
+        type=Path,
+        metavar="FOLDER",
+        help="also judge this candidate configuration folder, on a copy (publishes nothing)",
     )
     sync = sub.add_parser("sync", help="send changed scores to the sync.yml destinations")
     sync.add_argument("--dry-run", action="store_true", help="print what would be sent")

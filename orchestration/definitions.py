@@ -21,7 +21,12 @@ from orchestration.defs.backtest.assets import backtest_results
 from orchestration.defs.config.assets import scoring_config
 from orchestration.defs.dbt.assets import backtest_dbt_models, health_dbt_models
 from orchestration.defs.ingest.assets import ingest_assets
-from orchestration.defs.jobs import backtest_job, health_pipeline, ingest_job
+from orchestration.defs.jobs import (
+    backtest_job,
+    backtest_what_if_job,
+    health_pipeline,
+    ingest_job,
+)
 from orchestration.defs.operations.failure_sensor import run_failures
 from orchestration.defs.operations.landing_sensor import landing_sensor
 from orchestration.defs.operations.schedule import daily_schedule
@@ -50,7 +55,7 @@ defs = dg.Definitions(
         backtest_results,
     ],
     asset_checks=[fact_exit_checks],
-    jobs=[health_pipeline, ingest_job, backtest_job],
+    jobs=[health_pipeline, ingest_job, backtest_job, backtest_what_if_job],
     schedules=[daily_schedule],
     sensors=[landing_sensor, run_failures],
     resources={

@@ -45,3 +45,17 @@ backtest_job = dg.define_asset_job(
         "them, stored by config_version in the backtest schema, and suggested weights."
     ),
 )
+
+backtest_what_if_job = dg.define_asset_job(
+    "backtest_what_if",
+    selection=dg.AssetSelection.assets(SCORING_CONFIG_KEY)
+    | dg.AssetSelection.groups("transform")
+    | dg.AssetSelection.groups(BACKTEST_GROUP),
+    partitions_def=DAILY,
+    tags=WRITES_WAREHOUSE,
+    description=(
+        "A candidate configuration against history (`make backtest CONFIG=<folder>`): on a "
+        "copy of the warehouse, score the days again under it (dbt) and judge them as the "
+        "`backtest` job does. Ingests, checks, publishes and syncs nothing."
+    ),
+)

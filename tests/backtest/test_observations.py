@@ -164,3 +164,75 @@ def test_the_backtest_job_stores_the_figures_and_writes_the_suggested_weights(
     shutil.copytree(SEEDS_DIR, config)
     shutil.copy(suggested, config / WEIGHTS)
     validate_config(config)  # ready to use as it is
+
+
+def test_a_what_if_judges_a_candidate_on_a_copy_and_changes_nothing_else(
+    both, dbt_manifest: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`make backtest CONFIG=<folder>`: the candidate's figures are stored beside the
+    current ones and printed with them; the warehouse's scores are those it had."""
+    from customer_health.scoring_config import WEIGHTS, validate_config
+    from customer_health.settings import SEEDS_DIR
+    from orchestration import cli
+
+    *_, warehouse = both
+    data_dir = warehouse.parent
+    monkeypatch.setenv("HEALTH_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HEALTH_AS_OF", END.isoformat())
+    monkeypatch.delenv("HEALTH_CONFIG_DIR", raising=False)
+    # the command points these at the folders it runs in: restored after the test
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster"))
+    monkeypatch.setenv("HEALTH_PARTITIONS_START", START.isoformat())
+    candidate = data_dir.parent / "candidate-config"
+    shutil.copytree(SEEDS_DIR, candidate)
+    weights = (candidate / WEIGHTS).read_text().splitlines()
+    moved = [line for line in weights if not line.startswith("b2b_saas,")]
+    moved += ["b2b_saas,engagement,0.6", "b2b_saas,retention,0.2", "b2b_saas,satisfaction,0.2"]
+    (candidate / WEIGHTS).write_text("\n".join(moved) + "\n")
+    current = validate_config(SEEDS_DIR).config_version
+    proposed = validate_config(candidate).config_version
+    assert proposed != current
+
+    def scores() -> list[tuple]:
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return con.execute(
+                "select config_version, count(*), sum(hash(account_id, as_of_date, health_score))"
+                " from marts.fct_customer_health_daily group by config_version"
+            ).fetchall()
+        finally:
+            con.close()
+
+    before = scores()
+    assert cli.main(["backtest", "--config", str(candidate)]) == 0
+    printed = capsys.readouterr().out
+    assert scores() == before  # the warehouse's own scores are untouched
+    assert not (data_dir / "serving").exists()  # nothing published
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        stored = dict(
+            con.execute(
+                "select config_version, count(*) from backtest.backtest_results group by 1"
+            ).fetchall()
+        )
+        [(saas_aucs,)] = con.execute(
+            "select count(distinct value) from backtest.backtest_results"
+            " where scorecard = 'b2b_saas' and model = 'health_score' and metric = 'roc_auc'"
+            " and config_version in (?, ?)",
+            [current, proposed],
+        ).fetchall()
+    finally:
+        con.close()
+    assert stored[current] > 50 and stored[proposed] > 50
+    assert saas_aucs == 2  # the candidate scored the b2b_saas scorecard its own way
+    assert f"config_version {current}:" in printed
+    assert f"config_version {proposed}:" in printed
+    copy = data_dir / "backtest" / "what-if" / proposed / "warehouse.duckdb"
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        [(versions,)] = con.execute(
+            "select list(distinct config_version) from marts.fct_customer_health_daily"
+        ).fetchall()
+    finally:
+        con.close()
+    assert versions == [proposed]  # every day of the copy was scored again

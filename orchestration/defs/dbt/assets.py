@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from dagster_dbt import (
 from customer_health.build_chunks import build_chunks, chunk_account_days
 from customer_health.quality.dbt_results import dbt_test_records, missing_results_record
 from customer_health.quality.results import partition_range
-from customer_health.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+from customer_health.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings, patched_environ
 from customer_health.warehouse import open_warehouse
 from orchestration.dbt_project import TRANSLATOR, dbt_project, invocation_target, keep_parse_state
 from orchestration.defs.outcomes import checked_config
@@ -96,21 +95,6 @@ def window_arguments(first_day: date, last_day: date) -> list[str]:
         "--event-time-end",
         (last_day + timedelta(days=1)).isoformat(),
     ]
-
-
-@contextmanager
-def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a block (dbt inherits os.environ)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dbt_assets(
