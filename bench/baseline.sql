@@ -177,6 +177,12 @@ create or replace temp macro linear_score(value, lower, upper) as
         when value is null or lower is null or upper is null or upper = lower then null
         else greatest(0.0, least(100.0, 100.0 * (value - lower) / (upper - lower)))
     end;
+create or replace temp macro log_score(value, lower, upper) as
+    case
+        when value is null or lower is null or upper is null or upper = lower then null
+        else greatest(0.0, least(100.0, 100.0
+            * ((ln(1 + greatest(value, 0)) - ln(1 + lower)) / (ln(1 + upper) - ln(1 + lower)))))
+    end;
 
 -- The current version of each raw row, cleaned and cast as the staging views do
 -- (dbt_project/models/staging/raw/stg_raw__*.sql).
@@ -1037,6 +1043,11 @@ create or replace temp macro measure_points(rule, value, percentile) as
             case when rule.higher_is_better
                 then linear_score(value, rule.lower_bound, rule.upper_bound)
                 else linear_score(value, rule.upper_bound, rule.lower_bound)
+            end
+        when rule.method = 'log' then
+            case when rule.higher_is_better
+                then log_score(value, rule.lower_bound, rule.upper_bound)
+                else log_score(value, rule.upper_bound, rule.lower_bound)
             end
         when rule.method = 'bands' then list_filter(rule.bands, lambda band:
             (band.lower_bound is null or value >= band.lower_bound)

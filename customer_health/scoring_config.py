@@ -86,7 +86,7 @@ BOOLEAN_COLUMNS = frozenset(("higher_is_better",))
 
 CATALOG_FILE = "dbt_project.yml"
 DEFAULT_SCORECARD = "default"
-METHODS = ("linear", "bands", "percentile")
+METHODS = ("linear", "log", "bands", "percentile")
 SUBSCRIPTION_STATES = ("active", "trialing", "past_due", "cancel_requested", "ended", "churned")
 SETTING_TYPES = ("days", "optional_days", "choice")
 CHURN_RULES = ("subscription", "inactivity")
@@ -658,18 +658,26 @@ class _Validator:
                 f"method {method!r} is unknown; use one of {_names(METHODS)}",
             )
             return
-        if method == "linear":
-            lower = self.number(MEASURES, row, "lower_bound", needed_by="method 'linear'")
-            upper = self.number(MEASURES, row, "upper_bound", needed_by="method 'linear'")
+        if method in ("linear", "log"):
+            lower = self.number(MEASURES, row, "lower_bound", needed_by=f"method {method!r}")
+            upper = self.number(MEASURES, row, "upper_bound", needed_by=f"method {method!r}")
             if lower is not None and upper is not None and lower >= upper:
                 self.fail(
                     MEASURES,
                     row.line,
                     "upper_bound",
-                    f"linear needs lower_bound < upper_bound, but {lower:g} >= {upper:g}; swap "
+                    f"{method} needs lower_bound < upper_bound, but {lower:g} >= {upper:g}; swap "
                     "them and use higher_is_better to say which end scores 100",
                 )
-        if method in ("linear", "percentile"):
+            if method == "log" and lower is not None and lower < 0:
+                self.fail(
+                    MEASURES,
+                    row.line,
+                    "lower_bound",
+                    f"log scores ln(1 + value), so it needs lower_bound >= 0, not {lower:g}; "
+                    "use linear for a measure that can be negative",
+                )
+        if method in ("linear", "log", "percentile"):
             value = row["higher_is_better"].strip().lower()
             if value not in ("true", "false"):
                 self.fail(

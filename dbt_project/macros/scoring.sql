@@ -12,6 +12,21 @@
     end
 {%- endmacro %}
 
+{#- `linear_score` on a log scale, ln(1 + x) (the ratio taken first, so that both
+    thresholds score exactly 0 and 100): each doubling of a count or a span of days
+    moves the points by as much near the lower threshold as far out, so a long silence
+    still ranks against a longer one. The thresholds are >= 0 (the configuration check);
+    a value below 0 scores as 0. -#}
+{% macro log_score(value, lower, upper) -%}
+    case
+        when {{ value }} is null or {{ lower }} is null or {{ upper }} is null
+            or {{ upper }} = {{ lower }} then null
+        else greatest(0.0, least(100.0, 100.0
+            * ((ln(1 + greatest({{ value }}, 0)) - ln(1 + {{ lower }}))
+                / (ln(1 + {{ upper }}) - ln(1 + {{ lower }})))))
+    end
+{%- endmacro %}
+
 {#- Round a double to two decimals on every adapter (Postgres has no round(double, int)). -#}
 {% macro round2(expression) -%}
     {{ round_to(expression, 2) }}

@@ -347,9 +347,27 @@ def test_linear_needs_lower_below_upper(config: Path) -> None:
     ) in str(error)
 
 
+def test_log_needs_a_lower_bound_of_at_least_zero(config: Path) -> None:
+    line = replace_row(
+        config / sc.MEASURES,
+        "default,support,first_response_hours,",
+        "default,support,first_response_hours,log,-1,48,false,0.25",
+    )
+    error = problems(config)
+    assert len(error.problems) == 1
+    assert (
+        f"scoring_measures.csv line {line}, column 'lower_bound': log scores ln(1 + value), "
+        "so it needs lower_bound >= 0, not -1"
+    ) in str(error)
+
+
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
+        (
+            "default,support,first_response_hours,log,,48,false,0.25",
+            "column 'lower_bound': method 'log' needs a number here",
+        ),
         (
             "default,support,first_response_hours,linear,,48,false,0.25",
             "column 'lower_bound': method 'linear' needs a number here",

@@ -3,6 +3,7 @@
 
 {#- Each measure a scorecard uses (int_scoring_measures), scored 0-100 by its method:
     `linear` between the two thresholds (clamped; `higher_is_better` false reverses it),
+    `log` the same on a log scale (ln(1 + value)),
     `bands` by the points of the band the value falls in (seeds/scoring_measure_bands.csv,
     lower bound inclusive, upper exclusive, empty = open), `percentile` by the value's
     percentile within the scorecard that day (reversed when lower is better).
@@ -37,6 +38,13 @@ final as (
                     then {{ linear_score('measure_values.measure_value',
                         'scoring_measures.lower_bound', 'scoring_measures.upper_bound') }}
                     else {{ linear_score('measure_values.measure_value',
+                        'scoring_measures.upper_bound', 'scoring_measures.lower_bound') }}
+                end
+            when scoring_measures.method = 'log' then
+                case when scoring_measures.higher_is_better
+                    then {{ log_score('measure_values.measure_value',
+                        'scoring_measures.lower_bound', 'scoring_measures.upper_bound') }}
+                    else {{ log_score('measure_values.measure_value',
                         'scoring_measures.upper_bound', 'scoring_measures.lower_bound') }}
                 end
             when scoring_measures.method = 'bands' then measure_bands.points
