@@ -487,6 +487,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     version = validate_config(settings.config_dir).config_version
+    candidate = None
+    if args.config is not None:  # a broken candidate stops before anything runs
+        candidate = validate_config(args.config.resolve()).config_version
     stage("Parsing the dbt project")
     prepare_manifest()
     stage(f"Backtesting configuration {version} over the scored history")
@@ -494,9 +497,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print("\nBacktest FAILED (see above): no figures stored.", file=sys.stderr)
         return 1
     shown = [version]
-    if args.config is not None:
-        candidate = what_if(settings, args.config.resolve())
-        if candidate is None:
+    if candidate is not None:
+        if not what_if(settings, args.config.resolve(), candidate):
             return 1
         shown.append(candidate)
     with open_warehouse(settings).session(read_only=True) as session:
@@ -527,20 +529,19 @@ def execute_job(settings: Settings, job_name: str, tags: dict[str, str] | None =
         return bool(result.success)
 
 
-def what_if(settings: Settings, config_dir: Path) -> str | None:
-    """Judge a candidate configuration against the history without touching what runs:
-    copy the warehouse to $HEALTH_DATA_DIR/backtest/what-if/<its version>/, score every
-    day it holds again under the candidate there (the `backtest_what_if` job: dbt and the
-    backtest; no ingest, check, publication or sync), and store its figures beside the
-    current ones in this warehouse's backtest tables. Its config_version, or None when
-    the warehouse holds no scores or the candidate's run failed."""
+def what_if(settings: Settings, config_dir: Path, candidate: str) -> bool:
+    """Judge a candidate configuration (validated: its config_version `candidate`) against
+    the history without touching what runs: copy the warehouse to
+    $HEALTH_DATA_DIR/backtest/what-if/<candidate>/, score every day it holds again under
+    the candidate there (the `backtest_what_if` job: dbt and the backtest; no ingest,
+    check, publication or sync), and store its figures beside the current ones in this
+    warehouse's backtest tables. False when the warehouse holds no scores or the
+    candidate's run failed."""
     from dataclasses import replace
 
-    from customer_health.scoring_config import validate_config
     from customer_health.warehouse import open_warehouse
     from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 
-    candidate = validate_config(config_dir).config_version
     scratch = replace(
         settings,
         data_dir=settings.data_dir / "backtest" / "what-if" / candidate,
@@ -554,7 +555,7 @@ def what_if(settings: Settings, config_dir: Path) -> str | None:
         scored = session.scored_range()
     if scored is None:
         print("error: the warehouse holds no scores: `make run` first.", file=sys.stderr)
-        return None
+        return False
     first, last = scored
     stage(f"What if: scoring {first} .. {last} again under {candidate}")
     variables = {"HEALTH_DATA_DIR": str(scratch.data_dir), "HEALTH_CONFIG_DIR": str(config_dir)}
@@ -567,10 +568,10 @@ def what_if(settings: Settings, config_dir: Path) -> str | None:
     ensure_dagster_home(settings)  # this process's Dagster home again
     if not done:
         print(f"\nWhat-if of {config_dir} FAILED (see above): no figures stored.", file=sys.stderr)
-        return None
+        return False
     with warehouse_held(settings), open_warehouse(settings).session() as session:
         session.adopt_backtest(copy, candidate)
-    return candidate
+    return True
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

@@ -76,3 +76,29 @@ def test_every_exit_code_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for code, meaning in EXIT_CODES.items():
         assert f"| {code} | {meaning}" in readme, (code, meaning)
+
+
+def test_make_backtest_passes_the_candidate_configuration_to_the_cli() -> None:
+    command = subprocess.run(
+        ["make", "-n", "backtest", "CONFIG=my-config", "COMPARE=abc"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = " ".join(
+        next(c for c in command.splitlines() if "orchestration.cli backtest" in c).split()
+    )
+    assert "backtest --config my-config --compare abc" in line
+
+
+def test_a_broken_candidate_configuration_stops_the_backtest_before_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from orchestration import cli
+
+    monkeypatch.setenv("HEALTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("HEALTH_CONFIG_DIR", raising=False)
+    assert cli.main(["backtest", "--config", str(tmp_path / "no-such-folder")]) == 2
+    assert "no-such-folder: is not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()  # nothing ran, nothing was written
