@@ -1258,15 +1258,15 @@ exact as (
     from parts
 ),
 
--- the largest contribution (the first of equals) takes the rounding remainder, so the
--- contributions sum to the health score
+-- the largest contribution (at 9 decimals; the first of equals) takes the rounding
+-- remainder, so the contributions sum to the health score
 rounded as (
     select
         exact.*,
         list_transform(contributions_exact, lambda c: round2(c)) as contributions_rounded,
         list_position(
-            list_transform(contributions_exact, lambda c: abs(c)),
-            list_max(list_transform(contributions_exact, lambda c: abs(c)))
+            list_transform(contributions_exact, lambda c: round(abs(c) * 1e9)),
+            list_max(list_transform(contributions_exact, lambda c: round(abs(c) * 1e9)))
         ) as largest_part,
     from exact
 ),

@@ -9,8 +9,8 @@
                          weight / available weight; 0 for components without data and
                          for `overall`.
     <part>_contribution  weight_used x component score, rounded to 0.01; the rounding
-                         remainder goes to the largest contribution (ties to the earlier
-                         part), so contributions sum exactly to the (rounded) health
+                         remainder goes to the largest contribution (at 9 decimals; ties to
+                         the earlier part), so contributions sum exactly to the (rounded) health
                          score. `overall` carries the difference an overall override
                          makes. Null when the score is null.
     <part>_points_lost   weight_used x (100 - component score), when weight_used > 0.
@@ -64,7 +64,12 @@ rounded as (
         {%- for part in parts %}
         {{ round2(part ~ '_exact') }} as {{ part }}_rounded,
         {%- endfor %}
-        {{ first_largest(named(parts, 'abs({}_exact)')) }} as largest_part
+        {#- compared at 9 decimals: two contributions equal in exact arithmetic (equal
+            weights, equal scores) can differ in the last bit by the order of the float
+            operations, which must not decide which part takes the remainder. A float
+            round, not round_to's numeric one: first_largest names each expression up
+            to 14 times, and Postgres inlines them into every later use -#}
+        {{ first_largest(named(parts, 'round(abs({}_exact) * 1e9)')) }} as largest_part
     from exact
 ),
 
