@@ -22,7 +22,7 @@
 
 {% macro changed_days_relation() -%}
     {{ return(api.Relation.create(
-        database=target.database, schema='raw', identifier='_changed_days')) }}
+        database=target_database(), schema='raw', identifier='_changed_days')) }}
 {%- endmacro %}
 
 {% macro watermark_relation() -%}

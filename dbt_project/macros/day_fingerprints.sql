@@ -11,7 +11,7 @@
     a full refresh), and none of the days it no longer holds. Other models record nothing.
 -#}
 {% macro day_fingerprints_relation() -%}
-    {{- return(api.Relation.create(database=target.database,
+    {{- return(api.Relation.create(database=target_database(),
         schema=generate_schema_name('publication', none), identifier='day_fingerprints')) -}}
 {%- endmacro %}
 

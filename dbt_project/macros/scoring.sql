@@ -137,7 +137,7 @@
         {{ return(none) }}
     {%- endif -%}
     {{ return(adapter.get_relation(
-        database=target.database,
+        database=target_database(),
         schema=generate_schema_name('marts', none),
         identifier=identifier)) }}
 {%- endmacro %}
