@@ -15,3 +15,122 @@
 {% macro spark__target_database() -%}
     {{ return(none) }}
 {%- endmacro %}
+
+{#- Column types for casts in models: `double precision` and `varchar` are not Spark
+    types (Spark's `float` is 32-bit, so not dbt.type_float()). -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    {{ return('double precision') }}
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
+    {{ return('double') }}
+{%- endmacro %}
+
+{% macro type_string(length=none) -%}
+    {{ return(adapter.dispatch('type_string')(length)) }}
+{%- endmacro %}
+
+{% macro default__type_string(length) -%}
+    {{ return('varchar' ~ ('(' ~ length ~ ')' if length else '')) }}
+{%- endmacro %}
+
+{% macro spark__type_string(length) -%}
+    {{ return('string') }}
+{%- endmacro %}
+
+{#- A type as written in YAML (contracts' data_type, seeds' column_types: the DuckDB and
+    Postgres spelling) in Spark's: double precision -> double, varchar/text -> string,
+    numeric -> decimal. Used by the spark__ overrides below only. -#}
+{% macro spark_type(data_type) -%}
+    {%- set t = (data_type | string | trim | lower) -%}
+    {%- if t in ('double precision', 'float8', 'real', 'float4') -%}
+        {{ return('double') }}
+    {%- elif t.startswith('varchar') or t.startswith('character varying') or t in ('text', 'char') -%}
+        {{ return('string') }}
+    {%- elif t.startswith('numeric') -%}
+        {{ return('decimal' ~ t[7:]) }}
+    {%- endif -%}
+    {{ return(t) }}
+{%- endmacro %}
+
+{#- Contracts: dbt builds `select cast(null as <data_type>) ...` from the YAML types to
+    compare them with the model's; on Spark each type goes through spark_type() first. -#}
+{% macro spark__get_empty_schema_sql(columns) -%}
+    {%- set translated = {} -%}
+    {%- for name, column in columns.items() -%}
+        {%- set copy = column.copy() if column.copy is defined else dict(column) -%}
+        {%- if copy.get('data_type') -%}
+            {%- do copy.update({'data_type': spark_type(copy['data_type'])}) -%}
+        {%- endif -%}
+        {%- do translated.update({name: copy}) -%}
+    {%- endfor -%}
+    {{ return(default__get_empty_schema_sql(translated)) }}
+{%- endmacro %}
+
+{#- Seeds on Spark. dbt-spark's session method binds values by formatting them as
+    '<value>' (dbt-spark#901): an empty cell loads as the string 'None' and a quote in a
+    value breaks the statement. These write each value as a SQL literal instead (null for
+    an empty cell), and translate column_types through spark_type(). -#}
+{% macro spark_seed_literal(value) -%}
+    {%- if value is none -%}
+        {{ return('null') }}
+    {%- elif value is sameas true or value is sameas false -%}
+        {{ return('true' if value else 'false') }}
+    {%- elif value is number -%}
+        {{ return(value | string) }}
+    {%- else -%}
+        {{ return("'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__create_csv_table(model, agate_table) %}
+  {%- set column_override = model['config'].get('column_types', {}) -%}
+  {%- set quote_seed_column = model['config'].get('quote_columns', None) -%}
+  {% set sql %}
+    create table {{ this.render() }} (
+        {%- for col_name in agate_table.column_names -%}
+            {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
+            {%- set type = spark_type(column_override.get(col_name, inferred_type)) -%}
+            {{ adapter.quote_seed_column(col_name | string, quote_seed_column) }} {{ type }} {%- if not loop.last -%}, {%- endif -%}
+        {%- endfor -%}
+    )
+    {{ file_format_clause() }}
+    {{ partition_cols(label="partitioned by") }}
+    {{ clustered_cols(label="clustered by") }}
+    {{ location_clause() }}
+    {{ comment_clause() }}
+  {% endset %}
+  {% call statement('_') -%}
+    {{ sql }}
+  {%- endcall %}
+  {{ return(sql) }}
+{% endmacro %}
+
+{% macro spark__load_csv_rows(model, agate_table) %}
+  {% set batch_size = get_batch_size() %}
+  {% set column_override = model['config'].get('column_types', {}) %}
+  {% set statements = [] %}
+  {% for chunk in agate_table.rows | batch(batch_size) %}
+      {% set sql %}
+          insert into {{ this.render() }} values
+          {% for row in chunk -%}
+              ({%- for col_name in agate_table.column_names -%}
+                  {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
+                  {%- set type = spark_type(column_override.get(col_name, inferred_type)) -%}
+                    cast({{ spark_seed_literal(row[loop.index0]) }} as {{ type }})
+                  {%- if not loop.last %},{% endif %}
+              {%- endfor -%})
+              {%- if not loop.last %},{% endif %}
+          {%- endfor %}
+      {% endset %}
+      {% do adapter.add_query(sql, abridge_sql_log=True) %}
+      {% if loop.index0 == 0 %}
+          {% do statements.append(sql) %}
+      {% endif %}
+  {% endfor %}
+  {{ return(statements[0]) }}
+{% endmacro %}
