@@ -134,3 +134,49 @@
   {% endfor %}
   {{ return(statements[0]) }}
 {% endmacro %}
+
+{#- Models rewritten by day. On DuckDB and Postgres they delete the days they rewrite
+    (delete+insert on unique_key as_of_date, or a delete pre-hook); Spark's Parquet tables
+    have no DELETE, so there the models are partitioned by their day column and replace
+    whole day partitions: `insert_overwrite` (dynamic partition overwrite) instead of
+    delete+insert, and dropped partitions instead of a delete pre-hook.
+    In a model's config:
+        incremental_strategy=replace_days_strategy(), partition_by=day_partition('as_of_date') -#}
+{% macro replace_days_strategy() -%}
+    {{ return(adapter.dispatch('replace_days_strategy')()) }}
+{%- endmacro %}
+
+{% macro default__replace_days_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__replace_days_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+{#- The partition column of a model rewritten by day: none except on Spark. -#}
+{% macro day_partition(day_column) -%}
+    {{ return(adapter.dispatch('day_partition')(day_column)) }}
+{%- endmacro %}
+
+{% macro default__day_partition(day_column) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__day_partition(day_column) -%}
+    {{ return(day_column) }}
+{%- endmacro %}
+
+{#- Spark: drop the partitions of `this` (partitioned by `day_column`) for the days that
+    `days_sql` (a query of one date column) returns; nothing when it returns none. -#}
+{% macro drop_day_partitions(day_column, days_sql) -%}
+    {%- if execute -%}
+        {%- set days = run_query(days_sql).columns[0].values() | reject('none') | list -%}
+        {%- if days -%}
+            alter table {{ this }} drop if exists
+            {%- for day in days %}
+                partition ({{ day_column }} = '{{ day }}'){{ ',' if not loop.last }}
+            {%- endfor %}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -22,7 +22,7 @@ with measure_values as (
         as_of_date,
         scorecard,
         '{{ measure }}' as measure,
-        cast({{ measure }} as double precision) as measure_value
+        cast({{ measure }} as {{ type_double() }}) as measure_value
     from {{ ref(sources[source]) }}
     where scorecard in (
         select scorecard from {{ ref('int_scoring_measures') }} where measure = '{{ measure }}'
@@ -51,7 +51,7 @@ by_method as (
 
 final as (
     select account_id, as_of_date, scorecard, measure, measure_value,
-        cast(null as double precision) as segment_percentile
+        cast(null as {{ type_double() }}) as segment_percentile
     from by_method
     where not by_percentile
     union all
