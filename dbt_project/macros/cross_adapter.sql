@@ -18,27 +18,27 @@
 
 {#- Column types for casts in models: `double precision` and `varchar` are not Spark
     types (Spark's `float` is 32-bit, so not dbt.type_float()). -#}
-{% macro type_double() -%}
-    {{ return(adapter.dispatch('type_double')()) }}
+{% macro double_type() -%}
+    {{ return(adapter.dispatch('double_type')()) }}
 {%- endmacro %}
 
-{% macro default__type_double() -%}
+{% macro default__double_type() -%}
     {{ return('double precision') }}
 {%- endmacro %}
 
-{% macro spark__type_double() -%}
+{% macro spark__double_type() -%}
     {{ return('double') }}
 {%- endmacro %}
 
-{% macro type_string(length=none) -%}
-    {{ return(adapter.dispatch('type_string')(length)) }}
+{% macro string_type(length=none) -%}
+    {{ return(adapter.dispatch('string_type')(length)) }}
 {%- endmacro %}
 
-{% macro default__type_string(length) -%}
+{% macro default__string_type(length) -%}
     {{ return('varchar' ~ ('(' ~ length ~ ')' if length else '')) }}
 {%- endmacro %}
 
-{% macro spark__type_string(length) -%}
+{% macro spark__string_type(length) -%}
     {{ return('string') }}
 {%- endmacro %}
 
@@ -179,4 +179,36 @@
             {%- endfor %}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- A numeric literal (or expression) that must be a double on every engine. DuckDB and
+    Postgres keep `expr` as written; on Spark a literal like 1.0 is a DECIMAL, and decimal
+    arithmetic keeps a few digits only (avg(1.0/0.0 flags) is decimal(6,5): 0.14286, a
+    count * 1.0 / count is cut to 6 decimals), so there it is cast to double. -#}
+{% macro as_double(expr) -%}
+    {{ return(adapter.dispatch('as_double')(expr)) }}
+{%- endmacro %}
+
+{% macro default__as_double(expr) -%}
+    {{ return(expr) }}
+{%- endmacro %}
+
+{% macro spark__as_double(expr) -%}
+    {{ return('cast(' ~ expr ~ ' as double)') }}
+{%- endmacro %}
+
+{#- Whole minutes from `start` to `end` (timestamps): the minute boundaries crossed, as
+    DuckDB's and Postgres' dbt.datediff(.., 'minute') count them. dbt-spark's datediff
+    rounds the seconds up instead (ceil), a minute more for most pairs; on Spark this
+    counts boundaries too, as a double. -#}
+{% macro minutes_between(start, end) -%}
+    {{ return(adapter.dispatch('minutes_between')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__minutes_between(start, end) -%}
+    {{ return(dbt.datediff(start, end, 'minute')) }}
+{%- endmacro %}
+
+{% macro spark__minutes_between(start, end) -%}
+    {{ return('cast(floor(unix_timestamp(' ~ end ~ ') / 60) - floor(unix_timestamp(' ~ start ~ ') / 60) as double)') }}
 {%- endmacro %}

@@ -56,7 +56,7 @@
 
 {#- Round a double to `digits` decimals on every adapter. -#}
 {% macro round_to(expression, digits) -%}
-    cast(round(cast({{ expression }} as numeric(38, 12)), {{ digits }}) as {{ type_double() }})
+    cast(round(cast({{ expression }} as numeric(38, 12)), {{ digits }}) as {{ double_type() }})
 {%- endmacro %}
 
 {#- The components of the health score, in output-column order (dbt_project.yml vars). -#}

@@ -39,7 +39,7 @@ final as (
         scorecard,
         health_band,
         accounts,
-        {{ round_to('accounts * 1.0 / sum(accounts) over (partition by as_of_date, scorecard)', 6) }}
+        {{ round_to('accounts * ' ~ as_double('1.0') ~ ' / sum(accounts) over (partition by as_of_date, scorecard)', 6) }}
             as share_of_accounts,
         {{ round2('avg_health_score') }} as avg_health_score,
         {{ round2('mrr') }} as mrr,
