@@ -212,3 +212,20 @@
 {% macro spark__minutes_between(start, end) -%}
     {{ return('cast(floor(unix_timestamp(' ~ end ~ ') / 60) - floor(unix_timestamp(' ~ start ~ ') / 60) as double)') }}
 {%- endmacro %}
+
+{#- Whether a table model may read its own previous build (dim_accounts does, to read
+    only the run's days). The table materializations of DuckDB and Postgres build a new
+    table and swap it in, so the old one is there while the query runs; dbt-spark's drops
+    a Parquet table before `create table as`, so on Spark the model reads all history
+    instead. -#}
+{% macro table_reads_own_previous() -%}
+    {{ return(adapter.dispatch('table_reads_own_previous')()) }}
+{%- endmacro %}
+
+{% macro default__table_reads_own_previous() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__table_reads_own_previous() -%}
+    {{ return(false) }}
+{%- endmacro %}
