@@ -65,8 +65,10 @@ def main() -> None:
                 print(f"{schema}.{table}: cannot compare: {str(exc).splitlines()[0]}")
                 continue
             same = "same" if only_d == only_s == 0 and n_d == n_s else "DIFFERENT"
-            print(f"{schema}.{table}: {same} duckdb={n_d} spark={n_s} "
-                  f"only_duckdb={only_d} only_spark={only_s}")
+            print(
+                f"{schema}.{table}: {same} duckdb={n_d} spark={n_s} "
+                f"only_duckdb={only_d} only_spark={only_s}"
+            )
             if args.show and same != "same":
                 print(con.sql(f"({d} except all {s}) limit {args.show}"))
                 print(con.sql(f"({s} except all {d}) limit {args.show}"))
