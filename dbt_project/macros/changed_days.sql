@@ -22,7 +22,7 @@
 
 {% macro changed_days_relation() -%}
     {{ return(api.Relation.create(
-        database=target.database, schema='raw', identifier='_changed_days')) }}
+        database=target_database(), schema='raw', identifier='_changed_days')) }}
 {%- endmacro %}
 
 {% macro watermark_relation() -%}
@@ -49,10 +49,25 @@
 {%- endmacro %}
 
 {% macro delete_changed_days(day_column, entity) -%}
+    {{ return(adapter.dispatch('delete_changed_days')(day_column, entity)) }}
+{%- endmacro %}
+
+{% macro default__delete_changed_days(day_column, entity) -%}
     {%- if rebuilds_changed_days() -%}
         delete from {{ this }} where {{ day_column }} in ({{ changed_days(entity) }})
     {%- elif execute and is_incremental() -%}
         delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Spark (Parquet tables have no DELETE): the model is partitioned by its day column
+    (day_partition()), and the changed days' partitions are dropped instead; an existing
+    model without a watermark is truncated. -#}
+{% macro spark__delete_changed_days(day_column, entity) -%}
+    {%- if rebuilds_changed_days() -%}
+        {{ drop_day_partitions(day_column, changed_days(entity)) }}
+    {%- elif execute and is_incremental() -%}
+        truncate table {{ this }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -11,13 +11,17 @@
     a full refresh), and none of the days it no longer holds. Other models record nothing.
 -#}
 {% macro day_fingerprints_relation() -%}
-    {{- return(api.Relation.create(database=target.database,
+    {{- return(api.Relation.create(database=target_database(),
         schema=generate_schema_name('publication', none), identifier='day_fingerprints')) -}}
 {%- endmacro %}
 
 {#- on-run-start (dbt_project.yml): the table, before models that write it run in
     parallel (two threads creating it at once conflict). -#}
 {% macro create_day_fingerprints_table() -%}
+    {{ return(adapter.dispatch('create_day_fingerprints_table')()) }}
+{%- endmacro %}
+
+{% macro default__create_day_fingerprints_table() -%}
     {%- set fingerprints = day_fingerprints_relation() -%}
     create schema if not exists {{ adapter.quote(fingerprints.schema) }};
     create table if not exists {{ fingerprints }} (
@@ -28,7 +32,27 @@
     )
 {%- endmacro %}
 
+{#- Spark: one statement per hook (the schema is made here), a Parquet table partitioned
+    by table name, so that a mart replaces its fingerprints by overwriting its partition
+    (no delete on Parquet tables). -#}
+{% macro spark__create_day_fingerprints_table() -%}
+    {%- set fingerprints = day_fingerprints_relation() -%}
+    {%- if execute -%}
+        {%- do run_query('create schema if not exists ' ~ fingerprints.schema) -%}
+    {%- endif -%}
+    create table if not exists {{ fingerprints }} (
+        as_of_date date,
+        row_count bigint,
+        row_hash_sum string,
+        table_name string
+    ) using parquet partitioned by (table_name)
+{%- endmacro %}
+
 {% macro record_day_fingerprints() -%}
+    {{ return(adapter.dispatch('record_day_fingerprints')()) }}
+{%- endmacro %}
+
+{% macro default__record_day_fingerprints() -%}
     {%- if config.get('materialized') == 'incremental'
         and config.get('unique_key') == 'as_of_date' -%}
         {%- set fingerprints = day_fingerprints_relation() -%}
@@ -55,6 +79,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Spark (Parquet: no delete): the mart's partition of the fingerprints is overwritten
+    with every day the mart holds. Same result as the default, but it reads the mart's
+    whole history, not just the run's days. -#}
+{% macro spark__record_day_fingerprints() -%}
+    {%- if config.get('materialized') == 'incremental'
+        and config.get('unique_key') == 'as_of_date' -%}
+        insert overwrite table {{ day_fingerprints_relation() }}
+        partition (table_name = '{{ this.identifier }}')
+        select as_of_date, count(*), {{ row_hash_sum('t') }}
+        from {{ this }} as t
+        group by as_of_date
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The sum of the hashes of a relation's rows (`alias`: the relation's alias), as text:
     DuckDB's `hash` of the whole row, which customer_health/fingerprints.py computes where
     nothing was recorded, so that recorded and computed fingerprints compare. -#}
@@ -64,6 +102,12 @@
 
 {% macro default__row_hash_sum(alias) -%}
     cast(sum(hash({{ alias }})) as varchar)
+{%- endmacro %}
+
+{#- Spark: xxhash64 of the row (no DuckDB hash: Spark's fingerprints compare with Spark's
+    only), summed as a decimal so that it cannot overflow. -#}
+{% macro spark__row_hash_sum(alias) -%}
+    cast(sum(cast(xxhash64({{ alias }}.*) as decimal(38, 0))) as string)
 {%- endmacro %}
 
 {% macro postgres__row_hash_sum(alias) -%}

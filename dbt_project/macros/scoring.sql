@@ -56,7 +56,7 @@
 
 {#- Round a double to `digits` decimals on every adapter. -#}
 {% macro round_to(expression, digits) -%}
-    cast(round(cast({{ expression }} as numeric(38, 12)), {{ digits }}) as double precision)
+    cast(round(cast({{ expression }} as numeric(38, 12)), {{ digits }}) as {{ double_type() }})
 {%- endmacro %}
 
 {#- The components of the health score, in output-column order (dbt_project.yml vars). -#}
@@ -137,7 +137,7 @@
         {{ return(none) }}
     {%- endif -%}
     {{ return(adapter.get_relation(
-        database=target.database,
+        database=target_database(),
         schema=generate_schema_name('marts', none),
         identifier=identifier)) }}
 {%- endmacro %}
@@ -193,10 +193,23 @@
 {#- bi_band_migrations' pre-hook on an incremental run: empty the days it rewrites (the
     scoring window and the day after it). -#}
 {% macro delete_band_migration_days() -%}
+    {{ return(adapter.dispatch('delete_band_migration_days')()) }}
+{%- endmacro %}
+
+{% macro default__delete_band_migration_days() -%}
     {%- if is_incremental() -%}
         {%- set window = ref('int_scoring_window') -%}
         delete from {{ this }}
         where as_of_date between (select score_from_date from {{ window }})
             and (select {{ add_days('score_to_date', 1) }} from {{ window }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Spark: the same days' partitions dropped (no DELETE on Parquet tables). -#}
+{% macro spark__delete_band_migration_days() -%}
+    {%- if is_incremental() -%}
+        {%- set window = ref('int_scoring_window') -%}
+        {{ drop_day_partitions('as_of_date',
+            'select explode(sequence(score_from_date, ' ~ add_days('score_to_date', 1) ~ ')) from ' ~ window) }}
     {%- endif -%}
 {%- endmacro %}

@@ -40,8 +40,8 @@ shares as (
             else 0
         end as {{ component }}_weight_used,
         {%- endfor %}
-        cast(null as double precision) as {{ overall }}_weight,
-        cast(null as double precision) as {{ overall }}_unrounded_score,
+        cast(null as {{ double_type() }}) as {{ overall }}_weight,
+        cast(null as {{ double_type() }}) as {{ overall }}_unrounded_score,
         0 as {{ overall }}_weight_used
     from health_scores
 ),

@@ -22,7 +22,7 @@ with measure_values as (
         as_of_date,
         scorecard,
         '{{ measure }}' as measure,
-        cast({{ measure }} as double precision) as measure_value
+        cast({{ measure }} as {{ double_type() }}) as measure_value
     from {{ ref(sources[source]) }}
     where scorecard in (
         select scorecard from {{ ref('int_scoring_measures') }} where measure = '{{ measure }}'
@@ -51,14 +51,14 @@ by_method as (
 
 final as (
     select account_id, as_of_date, scorecard, measure, measure_value,
-        cast(null as double precision) as segment_percentile
+        cast(null as {{ double_type() }}) as segment_percentile
     from by_method
     where not by_percentile
     union all
     select account_id, as_of_date, scorecard, measure, measure_value,
         {#- nulls form their own partition, wherever an engine sorts them -#}
         case when measure_value is not null then
-            100.0 * (
+            {{ as_double('100.0') }} * (
                 rank() over (
                     partition by scorecard, as_of_date, measure, measure_value is null
                     order by measure_value

@@ -19,10 +19,10 @@ scoring_config as (
 {% if drivers is none -%}
 final as (
     select
-        cast(null as varchar(128)) as account_id,
+        cast(null as {{ string_type(128) }}) as account_id,
         cast(null as date) as as_of_date,
         {%- for part in parts %}
-        cast(null as double precision) as {{ part }}_contribution
+        cast(null as {{ double_type() }}) as {{ part }}_contribution
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     where 1 = 0

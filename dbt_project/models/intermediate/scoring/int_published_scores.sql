@@ -16,9 +16,9 @@ scoring_config as (
 {% if fact is none -%}
 final as (
     select
-        cast(null as varchar(128)) as account_id,
+        cast(null as {{ string_type(128) }}) as account_id,
         cast(null as date) as as_of_date,
-        cast(null as double precision) as health_score
+        cast(null as {{ double_type() }}) as health_score
     where 1 = 0
 )
 {%- else -%}

@@ -65,7 +65,7 @@ paid as (
         windows.as_of_date,
         count(*) as paid_invoices,
         avg(case when orders.due_date is null then null
-            when orders.paid_date > orders.due_date then 1.0 else 0.0 end) as late_payment_share
+            when orders.paid_date > orders.due_date then {{ as_double('1.0') }} else {{ as_double('0.0') }} end) as late_payment_share
     from windows
     inner join orders
         on orders.account_id = windows.account_id

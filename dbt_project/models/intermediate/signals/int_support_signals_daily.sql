@@ -28,12 +28,10 @@ tickets as (
         support_tickets.priority,
         support_tickets.satisfaction,
         case when cast(support_tickets.first_response_at as date) <= days.as_of_date
-            then {{ dbt.datediff('support_tickets.opened_at', 'support_tickets.first_response_at',
-                                 'minute') }} / 60.0
+            then {{ minutes_between('support_tickets.opened_at', 'support_tickets.first_response_at') }} / 60.0
         end as first_response_hours,
         case when cast(support_tickets.resolved_at as date) <= days.as_of_date
-            then {{ dbt.datediff('support_tickets.opened_at', 'support_tickets.resolved_at',
-                                 'minute') }} / 60.0
+            then {{ minutes_between('support_tickets.opened_at', 'support_tickets.resolved_at') }} / 60.0
         end as resolution_hours
     from days
     cross join settings
@@ -85,7 +83,7 @@ final as (
         as_of_date,
         scorecard,
         tickets,
-        tickets / nullif(avg(tickets * 1.0) over (partition by scorecard, as_of_date), 0)
+        tickets / nullif(avg(tickets * {{ as_double('1.0') }}) over (partition by scorecard, as_of_date), 0)
             as tickets_vs_segment,
         first_response_hours,
         resolution_hours,

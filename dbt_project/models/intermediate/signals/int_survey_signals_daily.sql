@@ -50,7 +50,7 @@ per_day as (
                 then recency_weight end), 0) as {{ survey_type }}_score,
         {%- endfor %}
         avg(case when survey_type = 'nps'
-            then case when score >= 9 then 1.0 else 0.0 end end) as nps_promoter_share
+            then case when score >= 9 then {{ as_double('1.0') }} else {{ as_double('0.0') }} end end) as nps_promoter_share
     from answers
     group by account_id, as_of_date
 ),

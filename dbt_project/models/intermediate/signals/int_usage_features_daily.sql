@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        partition_by=day_partition('activity_date'),
         pre_hook="{{ delete_changed_days('activity_date', 'usage_events') }}",
         post_hook=["{{ drop_watermark() }}", "{{ save_watermark('usage_events') }}"],
     )

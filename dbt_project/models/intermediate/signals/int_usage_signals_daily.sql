@@ -158,7 +158,7 @@ final as (
         case when feed.feed_start_date <= windows.as_of_date
             then coalesce(current_usage.events, 0) end as events,
         case when feed.feed_start_date <= windows.as_of_date
-            then coalesce(current_usage.active_user_days, 0) * 1.0 / windows.window_days
+            then coalesce(current_usage.active_user_days, 0) * {{ as_double('1.0') }} / windows.window_days
         end as active_users_avg,
         case when feed.feed_start_date <= windows.as_of_date
             then coalesce(features_used.distinct_features, 0) end as distinct_features,

@@ -22,7 +22,7 @@ select
     segment,
     health_band,
     accounts,
-    cast(accounts as double precision)
+    cast(accounts as {{ double_type() }})
         / sum(accounts) over (partition by segment) as share_of_segment,
     avg_health_score,
     arr

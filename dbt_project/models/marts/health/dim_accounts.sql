@@ -9,7 +9,7 @@
     window and which has no row there any more, its rows before the window), with the
     fact's rows after the last day this table saw (a run that failed after writing the
     fact but before this table). A first build or a full refresh reads the whole fact. -#}
-{%- set previous = published_mart('dim_accounts') -%}
+{%- set previous = published_mart('dim_accounts') if table_reads_own_previous() else none -%}
 {%- set latest_columns = ['scorecard', 'health_score', 'health_band', 'health_score_delta_7d',
     'health_score_delta_30d', 'score_coverage', 'top_positive_driver', 'top_negative_driver',
     'stale_components', 'mrr', 'config_version'] -%}

@@ -22,8 +22,8 @@ ranked as (
 final as (
     select
         cast(band as {{ dbt.type_string() }}) as band,
-        cast(min_score as double precision) as min_score,
-        cast(max_score as double precision) as max_score,
+        cast(min_score as {{ double_type() }}) as min_score,
+        cast(max_score as {{ double_type() }}) as max_score,
         cast(band_order as integer) as band_order,
         cast(score_rank as integer) as score_rank,
         true as is_scored,
@@ -35,8 +35,8 @@ final as (
 
     select
         cast({{ no_data_band() }} as {{ dbt.type_string() }}),
-        cast(null as double precision),
-        cast(null as double precision),
+        cast(null as {{ double_type() }}),
+        cast(null as {{ double_type() }}),
         cast(null as integer),
         cast(null as integer),
         false,

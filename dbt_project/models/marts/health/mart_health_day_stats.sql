@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_days_strategy(),
+        partition_by=day_partition('as_of_date'),
         unique_key='as_of_date',
         on_schema_change='append_new_columns',
     )
@@ -56,7 +57,7 @@ fact_days as (
         fact.as_of_date,
         count(*) as fact_rows,
         count(fact.health_score) as scored_rows,
-        avg(case when bands.is_worst then 1.0 else 0.0 end) as worst_band_share,
+        avg(case when bands.is_worst then {{ as_double('1.0') }} else {{ as_double('0.0') }} end) as worst_band_share,
         avg(fact.score_coverage) as mean_coverage
     from fact
     cross join scoring_window
@@ -70,7 +71,7 @@ fact_days as (
 band_changes as (
     select
         today.as_of_date,
-        avg(case when today.health_band <> yesterday.health_band then 1.0 else 0.0 end)
+        avg(case when today.health_band <> yesterday.health_band then {{ as_double('1.0') }} else {{ as_double('0.0') }} end)
             as band_change_share
     from fact as today
     cross join scoring_window

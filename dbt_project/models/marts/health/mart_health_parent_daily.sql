@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_days_strategy(),
+        partition_by=day_partition('as_of_date'),
         unique_key='as_of_date',
         on_schema_change='append_new_columns',
     )

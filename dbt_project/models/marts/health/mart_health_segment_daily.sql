@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_days_strategy(),
+        partition_by=day_partition('as_of_date'),
         unique_key='as_of_date',
         on_schema_change='append_new_columns',
     )
@@ -38,7 +39,7 @@ final as (
         scorecard,
         health_band,
         accounts,
-        {{ round_to('accounts * 1.0 / sum(accounts) over (partition by as_of_date, scorecard)', 6) }}
+        {{ round_to('accounts * ' ~ as_double('1.0') ~ ' / sum(accounts) over (partition by as_of_date, scorecard)', 6) }}
             as share_of_accounts,
         {{ round2('avg_health_score') }} as avg_health_score,
         {{ round2('mrr') }} as mrr,
