@@ -64,8 +64,14 @@ class DataDocs:
         return self.directory / "index.html"
 
     def add(self, validation: Any) -> None:
-        """Keep a GX `ExpectationSuiteValidationResult` for the next build."""
+        """Keep a GX `ExpectationSuiteValidationResult` for the next build: at most the
+        newest KEEP_RESULTS (the site keeps no more), so a long load validated in many
+        batches does not hold every batch's result in memory. A result dropped here
+        still counts in the batch numbers."""
         self._results.append(validation)
+        if len(self._results) > KEEP_RESULTS:
+            del self._results[0]
+            self._batches += 1
 
     def __enter__(self) -> DataDocs:
         return self
